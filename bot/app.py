@@ -1,0 +1,36 @@
+"""Wiring: open storage, the secret key and the services once, close them once."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bot.audit import AuditLog
+from bot.config import Settings
+from bot.mailboxes import MailboxService
+from bot.secrets import SecretBox
+from bot.storage import SqliteStorage, Storage
+
+
+@dataclass
+class App:
+    settings: Settings
+    storage: Storage
+    box: SecretBox
+    mailboxes: MailboxService
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.mailboxes.audit
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[App]:
+    storage = SqliteStorage(settings.data_dir)
+    try:
+        box = await SecretBox.open(storage, settings.data_dir, settings.secret_key)
+        service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s)
+        yield App(settings=settings, storage=storage, box=box, mailboxes=service)
+    finally:
+        await storage.close()

@@ -1,0 +1,223 @@
+"""`mailbot mailbox ...`: the registry from a terminal. Secrets come from stdin or a no-echo prompt."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.app import open_app
+from bot.audit import Actor
+from bot.cli.common import cli_lang, fail, print_json
+from bot.config import load_settings
+from bot.errors import SmtpError
+from bot.mailboxes import Mailbox
+from bot.providers import PROVIDER_TYPES
+
+
+def _actor() -> Actor:
+    return Actor(id=getpass.getuser(), source="cli")
+
+
+def _lang(args: argparse.Namespace) -> str:
+    return args.lang or cli_lang()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=("zh", "en"), help="language of messages (default: from the locale)")
+
+    parser = sub.add_parser("mailbox", help="add, list, test, edit and remove sending mailboxes")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def server_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--type", choices=PROVIDER_TYPES, help="mailbox type (default: from the account's domain)")
+        p.add_argument("--host", help="SMTP host (custom type, or to override)")
+        p.add_argument("--port", help="SMTP port")
+        p.add_argument("--security", choices=("ssl", "starttls", "none"))
+        p.add_argument("--password-stdin", action="store_true", help="read the password / authorization code from stdin")
+        p.add_argument("--no-verify", action="store_true", help="save without the live login check")
+
+    add = actions.add_parser("add", parents=[common], help="register a mailbox after a live login check")
+    add.add_argument("--name", required=True)
+    add.add_argument("--account", required=True)
+    server_flags(add)
+    add.set_defaults(func=_add)
+
+    edit = actions.add_parser("edit", parents=[common], help="change a mailbox (re-verifies the login)")
+    edit.add_argument("target", metavar="NAME")
+    edit.add_argument("--name", help="new name")
+    edit.add_argument("--account")
+    server_flags(edit)
+    edit.add_argument("--new-password", action="store_true", help="prompt for a new password / authorization code")
+    edit.set_defaults(func=_edit)
+
+    lst = actions.add_parser("list", parents=[common], help="list mailboxes")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=_list)
+
+    show = actions.add_parser("show", parents=[common], help="show one mailbox")
+    show.add_argument("target", metavar="NAME")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_show)
+
+    test = actions.add_parser("test", parents=[common], help="check the login; with --to, send a test mail")
+    test.add_argument("target", metavar="NAME")
+    test.add_argument("--to", help="send a real test mail to this address")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(func=_test)
+
+    for action, func, text in (("remove", _remove, "delete a mailbox"), ("enable", _enable, "enable a mailbox"),
+                               ("disable", _disable, "disable a mailbox"), ("default", _default, "make it the default")):
+        p = actions.add_parser(action, parents=[common], help=text)
+        p.add_argument("target", metavar="NAME")
+        p.set_defaults(func=func)
+
+
+def _read_secret(args: argparse.Namespace, prompt: str) -> SecretStr:
+    if args.password_stdin:
+        return SecretStr(sys.stdin.readline().rstrip("\r\n"))
+    if not sys.stdin.isatty():
+        raise SystemExit(fail("No terminal to ask for the password: pass it on stdin with --password-stdin.", 2))
+    return SecretStr(getpass.getpass(prompt))
+
+
+def _server_changes(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in ("type", "host", "port", "security") if getattr(args, k) is not None}
+
+
+def _report_failure(exc: SmtpError, lang: str) -> int:
+    """Reason, fix and, when the provider has one, its short guide; nothing was saved."""
+    lines = [exc.message(lang)]
+    if exc.offers_guide and exc.provider_type and exc.provider_type != "custom":
+        from bot.guides import short_guide
+
+        lines.append("")
+        lines.append("获取方法：" if lang == "zh" else "How to get it:")
+        lines.extend(short_guide(exc.provider_type, lang))
+    lines.append("邮箱未保存。" if lang == "zh" else "The mailbox was not saved.")
+    return fail("\n".join(lines), 1)
+
+
+def _print_saved(mailbox: Mailbox, warnings: list[Any], verified: bool, lang: str, verb: str) -> None:
+    check = ("登录验证通过" if lang == "zh" else "login check passed") if verified else (
+        "未验证登录" if lang == "zh" else "login not verified")
+    if lang == "zh":
+        print(f"已{verb}邮箱“{mailbox.name}”：{mailbox.account}（{mailbox.type}，{mailbox.host}:{mailbox.port} {mailbox.security}），{check}。")
+    else:
+        print(f"{verb.capitalize()} mailbox '{mailbox.name}': {mailbox.account} ({mailbox.type}, "
+              f"{mailbox.host}:{mailbox.port} {mailbox.security}), {check}.")
+    for warning in warnings:
+        print(("注意：" if lang == "zh" else "Warning: ") + warning.text(lang), file=sys.stderr)
+
+
+async def _add(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    secret = _read_secret(args, "Password / authorization code: ")
+    data = {"name": args.name, "account": args.account, **_server_changes(args)}
+    async with open_app(load_settings()) as app:
+        try:
+            result = await app.mailboxes.add(data, secret, _actor(), verify=not args.no_verify)
+        except SmtpError as exc:
+            return _report_failure(exc, lang)
+    _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "保存" if lang == "zh" else "saved")
+    return 0
+
+
+async def _edit(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    secret = _read_secret(args, "New password / authorization code: ") if (args.password_stdin or args.new_password) else None
+    changes = {"name": args.name, "account": args.account, **_server_changes(args)}
+    async with open_app(load_settings()) as app:
+        try:
+            result = await app.mailboxes.edit(args.target, changes, secret, _actor(), verify=not args.no_verify)
+        except SmtpError as exc:
+            return _report_failure(exc, lang)
+    _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "更新" if lang == "zh" else "updated")
+    return 0
+
+
+def _row(m: Mailbox) -> str:
+    flags = [("default" if m.default else ""), ("" if m.enabled else "disabled")]
+    check = "-" if m.last_check is None else ("ok" if m.last_check.ok else f"failed ({m.last_check.code})")
+    return f"{m.name:<20} {m.type:<18} {m.account:<32} {m.host}:{m.port} {m.security:<8} check={check} {' '.join(f for f in flags if f)}"
+
+
+async def _list(args: argparse.Namespace) -> int:
+    async with open_app(load_settings()) as app:
+        mailboxes = await app.mailboxes.list()
+    if args.json:
+        print_json([m.public() for m in mailboxes])
+    elif not mailboxes:
+        print("还没有邮箱。" if _lang(args) == "zh" else "No mailboxes yet.")
+    else:
+        for m in mailboxes:
+            print(_row(m))
+    return 0
+
+
+async def _show(args: argparse.Namespace) -> int:
+    async with open_app(load_settings()) as app:
+        mailbox = await app.mailboxes.get(args.target)
+    if args.json:
+        print_json(mailbox.public())
+    else:
+        for key, value in mailbox.public().items():
+            print(f"{key:<12} {value}")
+    return 0
+
+
+async def _test(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    async with open_app(load_settings()) as app:
+        try:
+            mailbox = await app.mailboxes.test(args.target, _actor(), to=args.to)
+        except SmtpError as exc:
+            if args.json:
+                print_json({"name": args.target, "ok": False, **exc.to_dict(lang)})
+            return _report_failure(exc, lang) if not args.json else 1
+    if args.json:
+        print_json({"name": mailbox.name, "ok": True, "sent_to": args.to})
+    elif args.to:
+        print(f"测试邮件已发送到 {args.to}。" if lang == "zh" else f"Test mail sent to {args.to}.")
+    else:
+        print("登录验证通过。" if lang == "zh" else "Login check passed.")
+    return 0
+
+
+async def _simple(args: argparse.Namespace, action: str) -> int:
+    lang = _lang(args)
+    async with open_app(load_settings()) as app:
+        service = app.mailboxes
+        if action == "remove":
+            mailbox = await service.remove(args.target, _actor())
+        elif action == "default":
+            mailbox = await service.set_default(args.target, _actor())
+        else:
+            mailbox = await service.set_enabled(args.target, action == "enable", _actor())
+    done = {"remove": ("已删除", "Removed"), "enable": ("已启用", "Enabled"), "disable": ("已停用", "Disabled"),
+            "default": ("已设为默认", "Default is now")}[action]
+    print(f"{done[0]}邮箱“{mailbox.name}”。" if lang == "zh" else f"{done[1]} mailbox '{mailbox.name}'.")
+    if action == "remove" and mailbox.default:
+        print("它原是默认邮箱：请用 `mailbot mailbox default NAME` 指定新的默认邮箱。" if lang == "zh"
+              else "It was the default mailbox: choose a new one with `mailbot mailbox default NAME`.", file=sys.stderr)
+    return 0
+
+
+async def _remove(args: argparse.Namespace) -> int:
+    return await _simple(args, "remove")
+
+
+async def _enable(args: argparse.Namespace) -> int:
+    return await _simple(args, "enable")
+
+
+async def _disable(args: argparse.Namespace) -> int:
+    return await _simple(args, "disable")
+
+
+async def _default(args: argparse.Namespace) -> int:
+    return await _simple(args, "default")

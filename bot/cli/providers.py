@@ -1,0 +1,25 @@
+"""`mailbot providers`: the catalog as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.common import cli_lang, print_json
+from bot.providers import CATALOG
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("providers", help="list the supported mailbox types and their SMTP settings")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.json:
+        print_json([p.model_dump(mode="json") for p in CATALOG.values()])
+        return 0
+    lang = cli_lang()
+    for p in CATALOG.values():
+        server = f"{p.host}:{p.port} {p.security}" if p.host else "(host/port/security required)"
+        print(f"{p.type:<20} {p.name(lang):<28} {server}")
+    return 0

@@ -1,0 +1,286 @@
+"""One error hierarchy for everything a user can see, rooted in MailbotError.
+
+Each error carries its cause and its fix in zh and en, so every front end (CLI, chat, cards,
+HTTP) can explain it in the user's language without knowing the error's internals. No error
+ever holds a secret: SMTP replies are kept, the credentials that caused them are not.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.i18n import Text
+
+
+class MailbotError(Exception):
+    """Base class: `cause` says what went wrong, `fix` what the user can do about it."""
+
+    code: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, cause: Text, fix: Text | None = None) -> None:
+        self.cause = cause
+        self.fix = fix
+        super().__init__(cause.en)
+
+    def message(self, lang: str) -> str:
+        parts = [self.cause(lang)]
+        if self.fix is not None:
+            parts.append(self.fix(lang))
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {
+            "error": self.code,
+            "message": self.cause(lang),
+            "fix": self.fix(lang) if self.fix else None,
+        }
+
+
+class FieldError(BaseModel):
+    """One invalid field: which, what is wrong, and an example of a valid value."""
+
+    model_config = ConfigDict(frozen=True)
+    field: str
+    problem: Text
+    example: str = ""
+
+    def message(self, lang: str) -> str:
+        label = FIELD_LABELS.get(self.field, Text(zh=self.field, en=self.field))(lang)
+        text = f"{label} ({self.field}): {self.problem(lang)}"
+        if self.example:
+            text += (f"，例如：{self.example}" if lang == "zh" else f", e.g. {self.example}")
+        return text
+
+
+FIELD_LABELS: dict[str, Text] = {
+    "name": Text(zh="名称", en="Name"),
+    "type": Text(zh="邮箱类型", en="Type"),
+    "account": Text(zh="邮箱账号", en="Account"),
+    "secret": Text(zh="密码/授权码", en="Password / authorization code"),
+    "password": Text(zh="密码/授权码", en="Password / authorization code"),
+    "host": Text(zh="SMTP 服务器", en="SMTP host"),
+    "port": Text(zh="端口", en="Port"),
+    "security": Text(zh="加密方式", en="Security"),
+}
+
+
+class InvalidInput(MailbotError):
+    """Bad input: one FieldError per field, all reported at once."""
+
+    code = "invalid_input"
+    exit_code = 2
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__(
+            Text(zh="输入有误：", en="Invalid input:"),
+            None,
+        )
+
+    def message(self, lang: str) -> str:
+        return "\n".join([self.cause(lang), *("- " + e.message(lang) for e in self.errors)])
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {
+            "error": self.code,
+            "message": self.message(lang),
+            "fields": {e.field: e.message(lang) for e in self.errors},
+        }
+
+
+class NotFound(MailbotError):
+    code = "not_found"
+
+
+class Conflict(MailbotError):
+    code = "conflict"
+
+
+class PermissionDenied(MailbotError):
+    code = "permission_denied"
+    exit_code = 3
+
+
+class SecretKeyError(MailbotError):
+    """The key cannot open the stored secrets (wrong or missing): nothing is touched."""
+
+    code = "secret_key"
+
+
+class SmtpError(MailbotError):
+    """A mail server said no, or could not be reached.
+
+    Subclasses fill `cause_t` / `fix_t`; `{provider}` and `{secret}` in them are replaced with the
+    mailbox type's name and what its password field must hold. `temporary` tells the relay whether
+    a retry can help.
+    """
+
+    code: ClassVar[str] = "smtp_error"
+    temporary: bool = False
+    offers_guide: ClassVar[bool] = False
+    from_server: ClassVar[bool] = True
+    cause_t: ClassVar[Text] = Text(zh="邮件服务器返回错误。", en="The mail server returned an error.")
+    fix_t: ClassVar[Text] = Text(zh="请检查邮箱设置后重试。", en="Check the mailbox settings and try again.")
+
+    def __init__(
+        self,
+        reply: str | None = None,
+        *,
+        provider_type: str | None = None,
+        temporary: bool | None = None,
+    ) -> None:
+        from bot.providers import CATALOG
+
+        self.reply = reply
+        self.provider_type = provider_type
+        if temporary is not None:
+            self.temporary = temporary
+        provider = CATALOG.get(provider_type or "custom", CATALOG["custom"])
+        names = {
+            "zh": {"provider": provider.name_zh, "secret": provider.secret_name_zh},
+            "en": {"provider": provider.name_en, "secret": provider.secret_name_en},
+        }
+        cause = Text(zh=self.cause_t.zh.format(**names["zh"]), en=self.cause_t.en.format(**names["en"]))
+        fix = Text(zh=self.fix_t.zh.format(**names["zh"]), en=self.fix_t.en.format(**names["en"]))
+        super().__init__(cause, fix)
+
+    def message(self, lang: str) -> str:
+        text = super().message(lang)
+        if self.reply:
+            if self.from_server:
+                text += ("\n服务器回复：" if lang == "zh" else "\nServer reply: ") + self.reply
+            else:
+                text += ("\n详情：" if lang == "zh" else "\nDetails: ") + self.reply
+        return text
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {**super().to_dict(lang), "reply": self.reply, "temporary": self.temporary}
+
+
+class ConnectFailed(SmtpError):
+    from_server = False
+    code = "connect_failed"
+    temporary = True
+    cause_t = Text(zh="无法连接到 SMTP 服务器（域名无法解析或端口不通）。",
+                   en="Cannot reach the SMTP server (the host does not resolve or the port is closed).")
+    fix_t = Text(zh="检查服务器地址和端口；公司网络或云主机可能封禁了 25 端口，可改用 465（ssl）或 587（starttls）。",
+                 en="Check the host and port; company networks and cloud hosts often block port 25, so use 465 (ssl) or 587 (starttls).")
+
+
+class SmtpTimeout(SmtpError):
+    from_server = False
+    code = "timeout"
+    temporary = True
+    cause_t = Text(zh="SMTP 服务器在规定时间内没有响应。", en="The SMTP server did not answer in time.")
+    fix_t = Text(zh="稍后重试；若一直超时，检查端口和加密方式是否匹配（465 对应 ssl，587 对应 starttls）。",
+                 en="Try again later; if it keeps timing out, check that port and security match (465 is ssl, 587 is starttls).")
+
+
+class TlsMismatch(SmtpError):
+    from_server = False
+    code = "tls_mismatch"
+    cause_t = Text(zh="加密方式与端口不匹配，或服务器证书无效。",
+                   en="The security setting does not match the port, or the server's certificate is not valid.")
+    fix_t = Text(zh="465 端口用 ssl（隐式 TLS），587 端口用 starttls；确认服务器地址与证书一致。",
+                 en="Use ssl (implicit TLS) on port 465 and starttls on 587; make sure the host name matches the certificate.")
+
+
+class AuthRejected(SmtpError):
+    code = "auth_rejected"
+    offers_guide = True
+    cause_t = Text(zh="登录被拒绝：账号或{secret}不正确，或{provider}要求使用授权码/专用密码。",
+                   en="Login rejected: the account or {secret} is wrong, or {provider} wants an authorization code / app password.")
+    fix_t = Text(zh="账号请填写完整邮箱地址；密码处填写{secret}（不是网页登录密码），按下方指引获取。",
+                 en="Use the full e-mail address as the account and put the {secret} (not the web login password) in the password field; see the guide below.")
+
+
+class AppPasswordRequired(AuthRejected):
+    code = "app_password_required"
+    cause_t = Text(zh="{provider}要求使用{secret}，不能用登录密码。",
+                   en="{provider} requires an {secret}; the login password is not accepted.")
+    fix_t = Text(zh="按下方指引生成{secret}，填到密码处。",
+                 en="Create an {secret} as the guide below shows and enter it as the password.")
+
+
+class AuthOrServiceRejected(AuthRejected):
+    """QQ's single 535 reply: wrong code, service off, account abnormal or throttled look the same."""
+
+    code = "auth_or_service"
+    cause_t = Text(zh="{provider}拒绝登录：授权码错误、SMTP 服务未开启、账号异常或登录过于频繁（服务器不区分这几种情况）。",
+                   en="{provider} refused the login: wrong authorization code, SMTP service not turned on, account flagged, or too many logins (the server does not say which).")
+    fix_t = Text(zh="确认已开启 SMTP 服务，并填写新生成的{secret}（不是 QQ 密码）；若刚试过多次，请稍后再试。",
+                 en="Make sure SMTP is turned on and enter a freshly generated {secret} (not the account password); if you just tried many times, wait a while.")
+
+
+class SmtpNotEnabled(SmtpError):
+    code = "smtp_disabled"
+    offers_guide = True
+    cause_t = Text(zh="{provider}的 SMTP 服务未开启，或管理员禁止了第三方客户端。",
+                   en="SMTP is not turned on for this {provider} account, or an admin has disabled third-party clients.")
+    fix_t = Text(zh="在邮箱设置中开启 SMTP 服务（企业邮箱请管理员允许客户端访问），然后重试；见下方指引。",
+                 en="Turn on SMTP in the mailbox settings (for enterprise mail, ask the admin to allow client access), then retry; see the guide below.")
+
+
+class AccountLocked(SmtpError):
+    code = "locked_or_throttled"
+    temporary = True
+    cause_t = Text(zh="账号被锁定或登录过于频繁，服务器暂时拒绝登录。",
+                   en="The account is locked or has logged in too often; the server refuses logins for now.")
+    fix_t = Text(zh="等待一段时间（通常 15 分钟到数小时）后再试；若账号被锁定，请在网页版邮箱解锁。",
+                 en="Wait (usually 15 minutes to a few hours) and try again; if the account is locked, unlock it in webmail.")
+
+
+class BasicAuthDisabled(SmtpError):
+    code = "basic_auth_disabled"
+    offers_guide = True
+    cause_t = Text(zh="{provider}已关闭密码登录（基本认证），只接受 OAuth2。",
+                   en="{provider} has turned off password (basic) authentication; it only accepts OAuth2.")
+    fix_t = Text(zh="mailbot 目前只支持密码登录：请改用支持 SMTP 密码登录的邮箱（如企业邮箱或自定义 SMTP 中继）。",
+                 en="mailbot signs in with passwords only for now: use a mailbox that allows SMTP password login (an enterprise mailbox or a custom SMTP relay).")
+
+
+class SendingBlocked(SmtpError):
+    code = "sending_blocked"
+    cause_t = Text(zh="服务器拒绝发信：超出发送限额、被判为垃圾邮件或账号被禁止发信。",
+                   en="The server refused to send: sending quota exceeded, flagged as spam, or the account may not send.")
+    fix_t = Text(zh="降低发送频率、减少收件人，或等待限额恢复（通常 24 小时）；检查邮件内容。",
+                 en="Send less often and to fewer recipients, or wait for the quota to reset (usually 24 hours); check the content.")
+
+
+class SenderMismatch(SmtpError):
+    code = "sender_mismatch"
+    cause_t = Text(zh="发件人地址与登录账号不一致，服务器拒绝代发。",
+                   en="The sender address differs from the login account, and the server refuses to send as someone else.")
+    fix_t = Text(zh="发件人必须是登录的邮箱地址本身。", en="The sender must be the login address itself.")
+
+
+class RecipientRejected(SmtpError):
+    code = "recipient_rejected"
+    cause_t = Text(zh="服务器拒绝了收件人地址。", en="The server rejected a recipient address.")
+    fix_t = Text(zh="检查收件人地址是否正确。", en="Check the recipient addresses.")
+
+
+class ServerUnavailable(SmtpError):
+    """A 4xx without a more specific meaning: the server asks to come back later."""
+
+    code = "temporary_failure"
+    temporary = True
+    cause_t = Text(zh="服务器暂时无法处理（4xx）。", en="The server cannot take the request right now (4xx).")
+    fix_t = Text(zh="稍后会自动重试。", en="It will be retried later.")
+
+
+class ConnectionLost(SmtpError):
+    """The connection broke mid-conversation; whether the mail went through is unknown."""
+
+    from_server = False
+    code = "connection_lost"
+    temporary = True
+    cause_t = Text(zh="与 SMTP 服务器的连接意外断开。", en="The connection to the SMTP server broke unexpectedly.")
+    fix_t = Text(zh="稍后会自动重试；若反复出现，检查网络和服务器设置。",
+                 en="It will be retried; if it keeps happening, check the network and the server settings.")

@@ -1,0 +1,290 @@
+"""MailboxService: the one place that adds, edits, checks and removes mailboxes.
+
+Every front end (CLI, chat, cards, HTTP, console) calls this; it knows nothing of DingTalk.
+Nothing is saved until the live login check passes (unless verify=False), and every change
+lands in the audit log with who made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.audit import Actor, AuditLog
+from bot.errors import Conflict, FieldError, InvalidInput, NotFound, SmtpError
+from bot.i18n import Text
+from bot.mailboxes.model import (
+    LastCheck,
+    Mailbox,
+    MailboxSpec,
+    Resolved,
+    Caveat,
+    check_secret,
+    parse_spec,
+    resolve,
+)
+from bot.providers import get_provider
+from bot.secrets import SecretBox
+from bot.smtp import ServerSettings, SmtpSession, build_message, check_login
+from bot.storage import Storage
+
+__all__ = ["Actor", "MailboxService", "SaveResult"]
+
+SPEC_FIELDS = ("name", "type", "account", "host", "port", "security")
+
+
+class SaveResult:
+    """A saved mailbox and the warnings worth showing (type/domain mismatch, no TLS...)."""
+
+    def __init__(self, mailbox: Mailbox, warnings: list[Caveat]) -> None:
+        self.mailbox = mailbox
+        self.warnings = warnings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(
+        Text(zh=f"没有名为“{name}”的邮箱。", en=f"There is no mailbox named '{name}'."),
+        Text(zh="用“邮箱列表”或 `mailbot mailbox list` 查看已有邮箱。",
+             en="See the existing ones with 'list mailboxes' or `mailbot mailbox list`."),
+    )
+
+
+class MailboxService:
+    def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0) -> None:
+        self._table = storage.table("mailboxes")
+        self._box = box
+        self.audit = AuditLog(storage)
+        self.smtp_timeout = smtp_timeout
+        self._lock = asyncio.Lock()
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def list(self) -> list[Mailbox]:
+        return [Mailbox.model_validate(v) for _, v in await self._table.items()]
+
+    async def find(self, name: str) -> Mailbox | None:
+        raw = await self._table.get(name)
+        if raw is not None:
+            return Mailbox.model_validate(raw)
+        folded = name.casefold()
+        return next((m for m in await self.list() if m.name.casefold() == folded), None)
+
+    async def get(self, name: str) -> Mailbox:
+        mailbox = await self.find(name)
+        if mailbox is None:
+            raise _not_found(name)
+        return mailbox
+
+    async def default(self) -> Mailbox | None:
+        return next((m for m in await self.list() if m.default), None)
+
+    def server(self, mailbox: Mailbox) -> ServerSettings:
+        """Login settings with the decrypted secret, for the SMTP layer only."""
+        return ServerSettings(host=mailbox.host, port=mailbox.port, security=mailbox.security,
+                              account=mailbox.account, secret=self._box.decrypt(mailbox.secret_token),
+                              provider_type=mailbox.type)
+
+    # ---- validation ----------------------------------------------------------------------
+
+    def validate(self, data: dict[str, Any], secret: SecretStr | None) -> tuple[MailboxSpec, Resolved, SecretStr]:
+        """Check a submission without touching storage; InvalidInput lists every bad field."""
+        spec = parse_spec(data)
+        errors: list[FieldError] = []
+        try:
+            resolved = resolve(spec)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            resolved = None
+        try:
+            checked = check_secret(secret, resolved.type if resolved else "custom")
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+        if errors:
+            raise InvalidInput(errors)
+        assert resolved is not None
+        return spec, resolved, checked
+
+    async def _check_name_free(self, name: str, keep: str | None = None) -> None:
+        other = await self.find(name)
+        if other is not None and other.name != keep:
+            raise InvalidInput([FieldError(
+                field="name",
+                problem=Text(zh=f"名称“{name}”已被使用，请换一个", en=f"the name '{name}' is already taken; pick another"),
+                example=f"{name}-2",
+            )])
+
+    # ---- changes -------------------------------------------------------------------------
+
+    async def verify(self, server: ServerSettings, actor: Actor, target: str) -> None:
+        """Live login check; a failure is audited and raised as a classified SmtpError."""
+        try:
+            await check_login(server, self.smtp_timeout)
+        except SmtpError as exc:
+            await self.audit.record(actor, "test", target, {"ok": False, "reason": exc.code}, ok=False)
+            raise
+
+    async def add(self, data: dict[str, Any], secret: SecretStr | None, actor: Actor, *,
+                  verify: bool = True) -> SaveResult:
+        spec, resolved, checked = self.validate(data, secret)
+        await self._check_name_free(spec.name)
+        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
+                                account=spec.account, secret=checked, provider_type=resolved.type)
+        if verify:
+            await self.verify(server, actor, spec.name)
+        async with self._lock:
+            await self._check_name_free(spec.name)
+            now = _now()
+            mailbox = Mailbox(
+                name=spec.name, type=resolved.type, account=spec.account,
+                secret_token=self._box.encrypt(checked.get_secret_value()),
+                host=resolved.host, port=resolved.port, security=resolved.security,
+                default=await self.default() is None,
+                created_by=actor.label(), created_at=now, updated_by=actor.label(), updated_at=now,
+                last_check=LastCheck(at=now, ok=True) if verify else None,
+            )
+            await self._table.put(mailbox.name, mailbox.model_dump(mode="json"))
+        await self.audit.record(actor, "add", mailbox.name, {
+            **{k: v for k, v in mailbox.public().items() if k in SPEC_FIELDS}, "verified": verify})
+        return SaveResult(mailbox, resolved.warnings)
+
+    def _spec_of(self, mailbox: Mailbox) -> dict[str, Any]:
+        """The spec a mailbox was made from: server settings only where they differ from the catalog."""
+        spec: dict[str, Any] = {"name": mailbox.name, "type": mailbox.type, "account": mailbox.account}
+        provider = get_provider(mailbox.type)
+        if (mailbox.host, mailbox.port, mailbox.security) != (provider.host, provider.port, provider.security):
+            spec.update(host=mailbox.host, port=mailbox.port, security=mailbox.security)
+        return spec
+
+    async def edit(self, name: str, changes: dict[str, Any], secret: SecretStr | None, actor: Actor, *,
+                   verify: bool = True, expected_version: int | None = None) -> SaveResult:
+        """Change fields (an empty secret keeps the old one) and re-verify before saving."""
+        current = await self.get(name)
+        self._check_version(current, expected_version)
+        data = self._spec_of(current)
+        changes = {k: v for k, v in changes.items() if k in SPEC_FIELDS and v not in (None, "")}
+        if "type" in changes and changes["type"] != current.type:
+            for key in ("host", "port", "security"):
+                data.pop(key, None)
+        data.update(changes)
+        keep_secret = secret is None or not secret.get_secret_value().strip()
+        spec, resolved, checked = self.validate(data, self._box.decrypt(current.secret_token) if keep_secret else secret)
+        await self._check_name_free(spec.name, keep=current.name)
+        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
+                                account=spec.account, secret=checked, provider_type=resolved.type)
+        if verify:
+            await self.verify(server, actor, current.name)
+        async with self._lock:
+            latest = await self.get(current.name)
+            self._check_version(latest, current.version)
+            now = _now()
+            updated = latest.model_copy(update={
+                "name": spec.name, "type": resolved.type, "account": spec.account,
+                "host": resolved.host, "port": resolved.port, "security": resolved.security,
+                "secret_token": latest.secret_token if keep_secret else self._box.encrypt(checked.get_secret_value()),
+                "version": latest.version + 1, "updated_by": actor.label(), "updated_at": now,
+                "last_check": LastCheck(at=now, ok=True) if verify else latest.last_check,
+            })
+            deletes = [latest.name] if updated.name != latest.name else []
+            await self._table.write({updated.name: updated.model_dump(mode="json")}, delete=deletes)
+        diff = {k: [latest.public()[k], updated.public()[k]] for k in SPEC_FIELDS
+                if latest.public()[k] != updated.public()[k]}
+        if not keep_secret:
+            diff["secret"] = True
+        await self.audit.record(actor, "edit", updated.name, diff)
+        return SaveResult(updated, resolved.warnings)
+
+    @staticmethod
+    def _check_version(mailbox: Mailbox, expected: int | None) -> None:
+        if expected is not None and mailbox.version != expected:
+            raise Conflict(
+                Text(zh=f"邮箱“{mailbox.name}”已被他人修改，这份内容已过期。",
+                     en=f"The mailbox '{mailbox.name}' was changed by someone else since this was shown."),
+                Text(zh="请重新打开最新的邮箱信息后再操作。", en="Open the latest version and try again."),
+            )
+
+    async def remove(self, name: str, actor: Actor, *, expected_version: int | None = None) -> Mailbox:
+        async with self._lock:
+            mailbox = await self.get(name)
+            self._check_version(mailbox, expected_version)
+            await self._table.delete(mailbox.name)
+        await self.audit.record(actor, "remove", mailbox.name, {"was_default": mailbox.default})
+        return mailbox
+
+    async def set_enabled(self, name: str, enabled: bool, actor: Actor, *,
+                          expected_version: int | None = None) -> Mailbox:
+        async with self._lock:
+            mailbox = await self.get(name)
+            self._check_version(mailbox, expected_version)
+            if mailbox.enabled == enabled:
+                return mailbox
+            updated = self._touched(mailbox, actor, enabled=enabled)
+            await self._table.put(updated.name, updated.model_dump(mode="json"))
+        await self.audit.record(actor, "enable" if enabled else "disable", mailbox.name, {"enabled": [not enabled, enabled]})
+        return updated
+
+    async def set_default(self, name: str, actor: Actor, *, expected_version: int | None = None) -> Mailbox:
+        async with self._lock:
+            mailbox = await self.get(name)
+            self._check_version(mailbox, expected_version)
+            writes = {m.name: self._touched(m, actor, default=False).model_dump(mode="json")
+                      for m in await self.list() if m.default and m.name != mailbox.name}
+            updated = self._touched(mailbox, actor, default=True)
+            writes[updated.name] = updated.model_dump(mode="json")
+            await self._table.write(writes)
+        await self.audit.record(actor, "default", mailbox.name, {"previous": [n for n in writes if n != mailbox.name]})
+        return updated
+
+    def _touched(self, mailbox: Mailbox, actor: Actor, **update: Any) -> Mailbox:
+        return mailbox.model_copy(update={**update, "version": mailbox.version + 1,
+                                          "updated_by": actor.label(), "updated_at": _now()})
+
+    async def test(self, name: str, actor: Actor, *, to: str | None = None) -> Mailbox:
+        """Live login check (and a real test mail when `to` is given); the result is stored."""
+        mailbox = await self.get(name)
+        server = self.server(mailbox)
+        failure: SmtpError | None = None
+        message_id = None
+        try:
+            session = await SmtpSession.open(server, self.smtp_timeout)
+            async with session:
+                if to:
+                    message = build_message(
+                        account=mailbox.account, to=[to], from_name=f"mailbot · {mailbox.name}",
+                        subject=f"mailbot 测试邮件 / test mail: {mailbox.name}",
+                        text=(f"这是 mailbot 发出的测试邮件，邮箱“{mailbox.name}”可以正常发信。\n\n"
+                              f"This is a test mail from mailbot: the mailbox '{mailbox.name}' can send.\n"),
+                    )
+                    message_id = message["Message-ID"]
+                    await session.send(message, [to])
+        except SmtpError as exc:
+            failure = exc
+        check = LastCheck(at=_now(), ok=failure is None, code=failure.code if failure else None,
+                          reason=failure.message("en") if failure else None)
+        async with self._lock:
+            latest = await self.find(mailbox.name)
+            if latest is not None:
+                await self._table.put(latest.name, latest.model_copy(update={"last_check": check}).model_dump(mode="json"))
+        await self.audit.record(actor, "test", mailbox.name,
+                                {"ok": failure is None, "to": to, "message_id": message_id,
+                                 "reason": failure.code if failure else None}, ok=failure is None)
+        if failure is not None:
+            raise failure
+        return mailbox.model_copy(update={"last_check": check})
+
+    async def reseal_all(self, box: SecretBox) -> int:
+        """Re-encrypt every secret with `box`'s primary key in one transaction (key rotation)."""
+        async with self._lock:
+            mailboxes = await self.list()
+            writes = {m.name: m.model_copy(update={"secret_token": box.reseal(m.secret_token)}).model_dump(mode="json")
+                      for m in mailboxes}
+            if writes:
+                await self._table.write(writes)
+            self._box = box
+        return len(writes)

@@ -1,0 +1,123 @@
+"""One authenticated SMTP session: connect with the mailbox's security, EHLO, AUTH, send, QUIT.
+
+Every failure leaves here as a classified SmtpError. A session that raised is closed: after an
+error its state is unclear, so it is never reused.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from email.message import EmailMessage
+from functools import lru_cache
+from typing import Self
+
+import aiosmtplib
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from bot.errors import SmtpError
+from bot.providers import Security
+from bot.smtp.classify import Stage, classify
+
+
+class ServerSettings(BaseModel):
+    """Where and how to log in; the secret is a SecretStr so it never prints."""
+
+    model_config = ConfigDict(frozen=True)
+    host: str
+    port: int
+    security: Security
+    account: str
+    secret: SecretStr
+    provider_type: str | None = None
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None) -> ssl.SSLContext:
+    """Building a context reads the CA store (slow); share one per SSL_CERT_FILE value."""
+    del cert_file  # the cache key: create_default_context reads SSL_CERT_FILE itself
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+
+
+def tls_context() -> ssl.SSLContext:
+    return _tls_context(os.environ.get("SSL_CERT_FILE"))
+
+
+class SmtpSession:
+    """An open, logged-in connection. Use `async with SmtpSession.open(...)` or `close()`."""
+
+    def __init__(self, server: ServerSettings, timeout: float) -> None:
+        self.server = server
+        self.timeout = timeout
+        self._client = aiosmtplib.SMTP(
+            hostname=server.host,
+            port=server.port,
+            use_tls=server.security == "ssl",
+            start_tls=server.security == "starttls",
+            timeout=timeout,
+            tls_context=tls_context(),
+        )
+
+    def __repr__(self) -> str:
+        return f"SmtpSession({self.server.account}@{self.server.host}:{self.server.port})"
+
+    def _error(self, exc: BaseException, stage: Stage) -> SmtpError:
+        return classify(exc, stage, provider_type=self.server.provider_type,
+                        security=self.server.security, port=self.server.port)
+
+    @classmethod
+    async def open(cls, server: ServerSettings, timeout: float) -> Self:
+        session = cls(server, timeout)
+        stage: Stage = "connect"
+        try:
+            await session._client.connect()
+            stage = "auth"
+            await session._client.login(server.account, server.secret.get_secret_value())
+        except Exception as exc:  # noqa: BLE001 - every failure is classified for the user
+            session.abort()
+            raise session._error(exc, stage) from None
+        return session
+
+    @property
+    def is_connected(self) -> bool:
+        return self._client.is_connected
+
+    async def send(self, message: EmailMessage, recipients: list[str]) -> str:
+        """Send one message; returns the server's final reply. The sender is the login account."""
+        try:
+            response = await self._client.sendmail(self.server.account, recipients, message.as_bytes())
+        except Exception as exc:  # noqa: BLE001
+            self.abort()
+            stage: Stage = "mail" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "data"
+            raise self._error(exc, stage) from None
+        refused, reply = response
+        if refused:
+            code, text = next(iter(refused.values()))
+            self.abort()
+            raise self._error(aiosmtplib.SMTPResponseException(code, text), "rcpt")
+        return reply
+
+    async def close(self) -> None:
+        """Polite QUIT; a server that misbehaves at QUIT changes nothing, so it is only closed."""
+        try:
+            if self._client.is_connected:
+                await self._client.quit()
+        except Exception:  # noqa: BLE001
+            pass
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def check_login(server: ServerSettings, timeout: float) -> None:
+    """Prove the settings work: connect, EHLO, AUTH, QUIT. Raises a classified SmtpError."""
+    session = await SmtpSession.open(server, timeout)
+    await session.close()

@@ -1,0 +1,46 @@
+"""The storage interface services depend on: named tables of JSON documents.
+
+A second backend (e.g. Postgres) implements these two classes; services never see sqlite.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Document = dict[str, Any]
+
+
+class Table(ABC):
+    """Key → JSON document. Each write is atomic and durable when the call returns."""
+
+    @abstractmethod
+    async def get(self, key: str) -> Document | None: ...
+
+    @abstractmethod
+    async def put(self, key: str, value: Document) -> None: ...
+
+    @abstractmethod
+    async def write(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> None:
+        """Several puts and deletes in one transaction: all land or none."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> bool: ...
+
+    @abstractmethod
+    async def items(self) -> list[tuple[str, Document]]:
+        """All entries in insertion order."""
+
+    @abstractmethod
+    async def count(self) -> int: ...
+
+
+class Storage(ABC):
+    """Opens tables by name and closes them all at shutdown."""
+
+    @abstractmethod
+    def table(self, name: str) -> Table: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
