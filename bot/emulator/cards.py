@@ -93,7 +93,9 @@ def _param_map(value: Any, name: str) -> dict[str, str]:
     bad = sorted(k for k, v in params.items() if not isinstance(v, str))
     if bad:
         # ASSUMED code: DingTalk rejects the non-string map, its exact error code is not documented.
-        raise ApiError(400, "param.invalid", f"{name}.cardParamMap values must be strings: {', '.join(bad)}")
+        raise ApiError(
+            400, "param.invalid", f"{name}.cardParamMap values must be strings: {', '.join(bad)}"
+        )
     return dict(params)
 
 

@@ -50,7 +50,8 @@ def chat_data(
 
     Group messages reach a bot only when it is @-mentioned: DingTalk then strips the mention but
     keeps the space before the text, lists the bot in `atUsers` by dingtalkId only, and sets
-    `isInAtList`. Ids in `$:LWCP_v1:$` form are encrypted dingtalk ids in real traffic.
+    `isInAtList` (CONFIRMED by a real-device report). Ids in `$:LWCP_v1:$` form are encrypted
+    dingtalk ids in real traffic. ASSUMED: `isInAtList` false in single chats, id formats.
     """
     group = conversation_type == "2"
     chatbot_user_id = f"$:LWCP_v1:$bot-{client_id}"

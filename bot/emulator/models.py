@@ -32,12 +32,12 @@ class ApiError(Exception):
 
 
 class EmulatorError(RuntimeError):
-    """The test asked the emulator for something DingTalk could not do (no connection, unsubscribed topic...)."""
+    """The test asked for something DingTalk could not do (no connection, an unsubscribed topic...)."""
 
 
 @dataclass
 class Call:
-    """One HTTP request as received; the access-token header value is masked."""
+    """One HTTP request as received: header names lower-cased, the access-token value masked."""
 
     method: str
     path: str

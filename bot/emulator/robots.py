@@ -8,7 +8,9 @@ from typing import Any
 
 from bot.emulator.models import ApiError, RobotMessage
 
-# CONFIRMED error codes from DingTalk's API docs (HTTP 400 tables for the robot send APIs).
+# Error codes are CONFIRMED from DingTalk's HTTP 400 tables for the robot send APIs, except
+# invalidParameter.cid.empty (seen on the card-send API, ASSUMED here) and which code a msgParam
+# lacking its keys gets (ASSUMED). Response bodies: CONFIRMED (aliyun dingtalk SDK models).
 # msgParam keys: sampleText needs `content`, sampleMarkdown `title` and `text` (CONFIRMED).
 _PARAM_KEYS = {"sampleText": ("content",), "sampleMarkdown": ("title", "text")}
 
@@ -25,7 +27,9 @@ class RobotApi:
         user_ids = body.get("userIds")
         if not isinstance(user_ids, list) or not user_ids:
             raise ApiError(400, "invalidParameter.userIds.empty", "The user userId list is empty.")
-        self.messages.append(RobotMessage("oto", robot_code, msg_key, msg_param, user_ids=tuple(user_ids)))
+        self.messages.append(
+            RobotMessage("oto", robot_code, msg_key, msg_param, user_ids=tuple(user_ids))
+        )
         return {"processQueryKey": secrets.token_urlsafe(24), "invalidStaffIdList": [],
                 "flowControlledStaffIdList": []}
 
@@ -55,8 +59,12 @@ class RobotApi:
         except json.JSONDecodeError:
             msg_param = None
         if not isinstance(msg_param, dict):
-            raise ApiError(400, "invalidParameter.msgParam.invalid", "The msgParam must be in JSON format.")
+            raise ApiError(
+                400, "invalidParameter.msgParam.invalid", "The msgParam must be in JSON format."
+            )
         missing = [k for k in _PARAM_KEYS.get(msg_key, ()) if not isinstance(msg_param.get(k), str)]
         if missing:
-            raise ApiError(400, "invalidParameter.param.invalid", f"msgParam lacks {', '.join(missing)}.")
+            raise ApiError(
+                400, "invalidParameter.param.invalid", f"msgParam lacks {', '.join(missing)}."
+            )
         return robot_code, msg_key, msg_param

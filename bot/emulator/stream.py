@@ -6,8 +6,8 @@ import asyncio
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -67,13 +67,20 @@ class StreamHub:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    self._on_ack(json.loads(msg.data))
+                    self._on_ack(msg.data)
         finally:
             self._open.remove(conn)
             conn.closed.set()
         return ws
 
-    def _on_ack(self, ack: dict[str, Any]) -> None:
+    def _on_ack(self, raw: str) -> None:
+        """Match an ACK to its frame; anything unparsable is dropped, so its wait_ack times out."""
+        try:
+            ack = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(ack, dict):
+            return
         self.acks.append(ack)
         message_id = ack.get("headers", {}).get("messageId", "")
         hook = self._ack_hooks.pop(message_id, None)
@@ -126,16 +133,17 @@ class StreamHub:
                 await self._changed.wait_for(lambda: self.connections >= n)
 
     async def ping(self, timeout: float = 5.0) -> dict[str, Any]:
-        """SYSTEM ping; a live client echoes `data` back in its ACK."""
-        data = {"opaque": str(uuid.uuid4())}
+        """SYSTEM ping; a live client echoes `data` back in its ACK (the SDK's SystemHandler does)."""
+        data = {"opaque": str(uuid.uuid4())}  # ASSUMED payload: the SDK echoes whatever it gets
         ack = await self.wait_ack(await self.push(self.new_frame("SYSTEM", "ping", data)), timeout)
         if json.loads(ack.get("data") or "{}") != data:
             raise EmulatorError(f"ping was not echoed: {ack}")
         return ack
 
     async def disconnect(self, grace_s: float = 1.0) -> None:
-        """SYSTEM disconnect, then close the socket unless the client already left, as DingTalk does."""
+        """SYSTEM disconnect, then close the socket unless the client left within `grace_s`."""
         conn = self._current()
+        # ASSUMED payload: the SDK only looks at the topic.
         await self.push(self.new_frame("SYSTEM", "disconnect", {"reason": "emulator disconnect"}))
         try:
             await asyncio.wait_for(conn.closed.wait(), grace_s)

@@ -25,13 +25,17 @@ SENDING: tuple[Stage, ...] = ("mail", "rcpt", "data")
 
 @dataclass(frozen=True)
 class Rule:
+    """`temporary` None means: decided by the reply code (4xx retries, 5xx does not)."""
+
     pattern: re.Pattern[str]
     error: type[e.SmtpError]
     stages: tuple[Stage, ...] = ANY
+    temporary: bool | None = None
 
 
-def _rule(pattern: str, error: type[e.SmtpError], stages: tuple[Stage, ...] = ANY) -> Rule:
-    return Rule(re.compile(pattern, re.IGNORECASE), error, stages)
+def _rule(pattern: str, error: type[e.SmtpError], stages: tuple[Stage, ...] = ANY,
+          temporary: bool | None = None) -> Rule:
+    return Rule(re.compile(pattern, re.IGNORECASE), error, stages, temporary)
 
 
 RULES: tuple[Rule, ...] = (
@@ -39,12 +43,12 @@ RULES: tuple[Rule, ...] = (
     _rule(r"SmtpClientAuthentication is disabled|UC_LOGIN_SOURCE_NOT_ALLOWED|UC_CLIENT_NON_SSL", e.SmtpNotEnabled),
     _rule(r"User has no permission|用户无权登陆", e.SmtpNotEnabled, LOGIN),
     _rule(r"User has no permission|isn't allowed to send", e.SendingBlocked, SENDING),
-    _rule(r"5\.7\.9\b|Application-specific password required|authorization code|授权码", e.AppPasswordRequired),
+    _rule(r"5\.7\.9\b|Application-specific password required|authorization code|授权码|安全登录", e.AppPasswordRequired),
     _rule(r"Account is abnormal|service is not open", e.AuthOrServiceRejected),
     _rule(r"Authentication failure\[1\]|too much fail authentication|Too many login attempts|user is locked",
           e.AccountLocked),
     _rule(r"must be same as authori[sz]ation user|must equal authori[sz]ed user|doesn't conform with authentication"
-          r"|5\.7\.60\b|SendAsDenied|DT:SUM", e.SenderMismatch),
+          r"|5\.7\.60\b|SendAsDenied|DT:SUM", e.SenderMismatch, temporary=False),
     _rule(r"frequency limited|Mailbox unavailable or access denied|HL:ICC", e.AccountLocked, LOGIN),
     _rule(r"frequency limited|Mailbox unavailable or access denied|MI:STC|MI:SFQ|MI:DMC|RP:DRC|HL:ICC|5\.4\.5\b"
           r"|SubmissionQuotaExceeded|too frequently sending|sending (limit|quota)|RCPTs is achieved"
@@ -65,7 +69,8 @@ def classify_reply(code: int, message: str, stage: Stage, provider_type: str | N
     temporary = 400 <= code < 500
     for rule in RULES:
         if stage in rule.stages and rule.pattern.search(reply):
-            return rule.error(reply, provider_type=provider_type, temporary=temporary or None)
+            pinned = rule.temporary if rule.temporary is not None else (temporary or None)
+            return rule.error(reply, provider_type=provider_type, temporary=pinned)
     if temporary:
         return e.ServerUnavailable(reply, provider_type=provider_type)
     if stage == "auth":
@@ -93,7 +98,7 @@ def classify(
         return classify_reply(exc.code, exc.message, stage, provider_type)
     if isinstance(exc, ssl.SSLError) or _caused_by(exc, ssl.SSLError):
         return e.TlsMismatch(_describe(exc), provider_type=provider_type)
-    if isinstance(exc, aiosmtplib.SMTPNotSupported) or "authentication method" in str(exc):
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or re.search(r"authentication method|AUTH extension", str(exc)):
         return e.TlsMismatch(_describe(exc), provider_type=provider_type)
     if isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError)):
         if stage == "connect" and security != "ssl" and port == 465:

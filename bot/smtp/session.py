@@ -6,6 +6,7 @@ error its state is unclear, so it is never reused.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 from email.message import EmailMessage
@@ -15,7 +16,7 @@ from typing import Self
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.errors import SmtpError
+from bot.errors import SmtpError, SmtpTimeout, TlsMismatch
 from bot.providers import Security
 from bot.smtp.classify import Stage, classify
 
@@ -74,7 +75,7 @@ class SmtpSession:
             stage = "auth"
             await session._client.login(server.account, server.secret.get_secret_value())
         except Exception as exc:  # noqa: BLE001 - every failure is classified for the user
-            session.abort()
+            await session.abort()
             raise session._error(exc, stage) from None
         return session
 
@@ -87,13 +88,13 @@ class SmtpSession:
         try:
             response = await self._client.sendmail(self.server.account, recipients, message.as_bytes())
         except Exception as exc:  # noqa: BLE001
-            self.abort()
+            await self.abort()
             stage: Stage = "mail" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "data"
             raise self._error(exc, stage) from None
         refused, reply = response
         if refused:
             code, text = next(iter(refused.values()))
-            self.abort()
+            await self.abort()
             raise self._error(aiosmtplib.SMTPResponseException(code, text), "rcpt")
         return reply
 
@@ -105,10 +106,18 @@ class SmtpSession:
         except Exception:  # noqa: BLE001
             pass
         finally:
-            self.abort()
+            await self.abort()
 
-    def abort(self) -> None:
+    async def abort(self) -> None:
+        """Drop the connection and wait until the transport is really gone (TLS needs a few turns)."""
+        protocol, transport = self._client.protocol, self._client.transport
+        if transport is not None:
+            transport.abort()  # no TLS close_notify round trip with a server we no longer trust
         self._client.close()
+        for _ in range(50):  # abort() reports connection_lost within a few loop turns
+            if protocol is None or protocol._connection_lost:
+                break
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> Self:
         return self
@@ -118,6 +127,30 @@ class SmtpSession:
 
 
 async def check_login(server: ServerSettings, timeout: float) -> None:
-    """Prove the settings work: connect, EHLO, AUTH, QUIT. Raises a classified SmtpError."""
-    session = await SmtpSession.open(server, timeout)
+    """Prove the settings work: connect, EHLO, AUTH, QUIT. Raises a classified SmtpError.
+
+    A plain connection that times out waiting for the greeting is often an implicit-TLS port;
+    one TLS handshake tells that apart from a dead server, so the user gets the real fix.
+    """
+    try:
+        session = await SmtpSession.open(server, timeout)
+    except SmtpTimeout as exc:
+        if server.security != "ssl" and await _speaks_tls(server.host, server.port, timeout):
+            raise TlsMismatch(f"port {server.port} expects implicit TLS (ssl), not {server.security}",
+                              provider_type=server.provider_type) from None
+        raise exc
     await session.close()
+
+
+async def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether the port completes a TLS handshake; nothing is sent, so no need to verify the cert."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=probe, server_hostname=host), timeout)
+    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        return False
+    writer.close()
+    return True

@@ -1,0 +1,53 @@
+"""Shared fixtures: the test CA and the real SMTP test servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.smtpd import SilentServer, SmtpServer
+from tests.support.tls import LocalCA
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCA]:
+    """A session CA that every ``ssl.create_default_context()`` trusts.
+
+    SSL_CERT_FILE is read by OpenSSL at context creation, so clients in this
+    process and in CLI subprocesses verify test servers for real.
+    """
+    ca = LocalCA(tmp_path_factory.mktemp("tls"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(ca.ca_path))
+        yield ca
+
+
+@pytest.fixture
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., SmtpServer]]:
+    """``make(**opts)`` starts an ``SmtpServer``; all are stopped at teardown.
+
+    TLS modes get a certificate from ``tls_ca``, requested only then so plain
+    SMTP tests leave SSL_CERT_FILE alone.
+    """
+    servers: list[SmtpServer] = []
+
+    def make(**opts: Any) -> SmtpServer:
+        if opts.get("security", "none") != "none" and "ssl_context" not in opts:
+            opts["ssl_context"] = request.getfixturevalue("tls_ca").server_context()
+        server = SmtpServer(**opts)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A server that accepts TCP and never greets, for timeout tests."""
+    with SilentServer() as server:
+        yield server
