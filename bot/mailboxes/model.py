@@ -94,16 +94,22 @@ class MailboxSpec(BaseModel):
             raise _fail("不能含换行或控制字符", "must not contain line breaks or control characters", "审批通知")
         return value
 
-    @field_validator("type", mode="before")
+    @field_validator("type", "host", "port", "security", mode="before")
     @classmethod
-    def _type(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        key = str(value).strip().lower()
-        if key not in PROVIDER_TYPES:
+    def _blank_is_absent(cls, value: Any) -> Any:
+        """Forms and chat send "" for a field left empty: that means "not given"."""
+        if isinstance(value, str):
+            value = value.strip()
+            return value.lower() if value else None
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROVIDER_TYPES:
             raise _fail(f"不认识的类型“{value}”，可选：" + "、".join(PROVIDER_TYPES),
                         f"unknown type '{value}'; choose one of: " + ", ".join(PROVIDER_TYPES), "qq")
-        return key
+        return value
 
     @field_validator("account")
     @classmethod
@@ -121,34 +127,19 @@ class MailboxSpec(BaseModel):
                             f"{provider.refused_domains[domain]}; use an enterprise address", "notice@yourcompany.com")
         return account
 
-    @field_validator("host", mode="before")
+    @field_validator("host")
     @classmethod
-    def _host(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
             return None
-        host = str(value).strip().lower()
         try:
-            ipaddress.ip_address(host)
-            return host
+            ipaddress.ip_address(value)
+            return value
         except ValueError:
             pass
-        if not _HOST.match(host):
+        if not _HOST.match(value):
             raise _fail(f"“{value}”不是有效的服务器地址", f"'{value}' is not a valid host name", "smtp.example.com")
-        return host
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
         return value
-
-    @field_validator("security", mode="before")
-    @classmethod
-    def _security(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return str(value).strip().lower()
 
 
 class Resolved(BaseModel):
