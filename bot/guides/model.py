@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.i18n import Text
+from bot.i18n import Lang, Text
 from bot.providers.catalog import Security
 
 AnswerKind = Literal["guide", "ask", "unsupported", "none"]
@@ -30,7 +30,7 @@ class Guide(BaseModel):
     steps: tuple[Text, ...]
     enable_smtp: Text = Field(description="whether SMTP must be switched on, and how")
     secret: Text = Field(description="what goes into the bot's password field")
-    pitfalls: tuple[Text, ...]
+    pitfalls: tuple[Text, ...] = Field(description="the first is the one the short form shows")
     links: tuple[Link, ...] = Field(description="official pages besides the catalog's help_url")
 
 
@@ -54,6 +54,7 @@ class Family(BaseModel):
     model_config = ConfigDict(frozen=True)
     aliases: tuple[str, ...]
     members: tuple[str, ...]
+    needs: Literal["context", "intent", "adjacent"]
 
 
 class ErrorSignature(BaseModel):
@@ -83,6 +84,7 @@ class MatchResult(BaseModel):
     candidates: tuple[str, ...] = ()
     unsupported: str | None = None
     evidence: tuple[str, ...] = ()
+    lang: Lang | None = Field(None, description="language of the words around the names ('QQ' alone says nothing)")
 
 
 class GuideAnswer(BaseModel):
@@ -98,3 +100,12 @@ class GuideAnswer(BaseModel):
     reply: str
     pitfalls: list[str] = Field(default_factory=list)
     choices: list[str] = Field(default_factory=list, description="type keys to pick from when kind is 'ask'")
+
+
+class GuideEntry(BaseModel):
+    """One line of `list_guides`."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str
+    name: str
+    title: str

@@ -11,7 +11,7 @@ import os
 import ssl
 from email.message import EmailMessage
 from functools import lru_cache
-from typing import Self
+from typing import Any, Self
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -100,19 +100,22 @@ class SmtpSession:
 
     async def close(self) -> None:
         """Polite QUIT; a server that misbehaves at QUIT changes nothing, so it is only closed."""
+        protocol, transport = self._client.protocol, self._client.transport
         try:
             if self._client.is_connected:
                 await self._client.quit()
         except Exception:  # noqa: BLE001
             pass
-        finally:
-            await self.abort()
+        await self._drop(protocol, transport)
 
     async def abort(self) -> None:
-        """Drop the connection and wait until the transport is really gone (TLS needs a few turns)."""
-        protocol, transport = self._client.protocol, self._client.transport
+        """Drop the connection at once, without QUIT."""
+        await self._drop(self._client.protocol, self._client.transport)
+
+    async def _drop(self, protocol: Any, transport: Any) -> None:
+        """Close and wait until the socket is really gone (TLS needs a few loop turns)."""
         if transport is not None:
-            transport.abort()  # no TLS close_notify round trip with a server we no longer trust
+            transport.abort()  # no TLS close_notify round trip with a server we are leaving
         self._client.close()
         for _ in range(50):  # abort() reports connection_lost within a few loop turns
             if protocol is None or protocol._connection_lost:
