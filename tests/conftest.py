@@ -51,3 +51,38 @@ def silent_server() -> Iterator[SilentServer]:
     """A server that accepts TCP and never greets, for timeout tests."""
     with SilentServer() as server:
         yield server
+
+
+_LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", None, ""}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    """Any test that tries to resolve or reach a non-loopback host fails at once, loudly."""
+    import ipaddress
+    import socket
+
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def is_local(host: object) -> bool:
+        if host in _LOCAL_NAMES or (isinstance(host, str) and host.endswith(".localhost")):
+            return True
+        try:
+            return ipaddress.ip_address(str(host)).is_loopback
+        except ValueError:
+            return False
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_local(host.decode() if isinstance(host, bytes) else host):
+            raise OSError(f"test tried to resolve {host!r}: tests stay on loopback")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not is_local(address[0]):
+            raise OSError(f"test tried to reach {address!r}: tests stay on loopback")
+        return real_connect(self, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        yield
