@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     dingtalk_openapi_endpoint: str = Field(
         "https://api.dingtalk.com", validation_alias=AliasChoices("DINGTALK_OPENAPI_ENDPOINT")
     )
+    # chat (issue 5)
+    wizard_idle_s: float = Field(600.0, gt=0)
+    dingtalk_reconnect_s: float = Field(1.0, ge=0)
+    dingtalk_reconnect_max_s: float = Field(30.0, ge=0)
+    dingtalk_http_timeout_s: float = Field(10.0, gt=0)
 
     @property
     def admin_ids(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.cli import common
 
-COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide")
+COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,333 @@
+"""DingTalk Stream-mode adapter on the real `dingtalk_stream` SDK, without its blocking parts.
+
+The SDK's frame classes, handlers and `route_message` (routing + ACK) are used as they are. Its
+`start()` is replaced: the connection is opened with aiohttp at `settings.dingtalk_openapi_endpoint`
+(read at run time, so an emulator works), reconnects use a short backoff, and cancellation stops it.
+Chat frames are ACKed at once; each conversation has its own worker so replies keep their order
+while different conversations run in parallel. Replies go to the sessionWebhook, or through the
+proactive robot API once that has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+import aiohttp
+import websockets
+from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential, DingTalkStreamClient
+from dingtalk_stream.version import VERSION_STRING
+
+from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
+from bot.chat.router import failure_reply
+from bot.config import Settings
+
+log = logging.getLogger("mailbot.dingtalk")
+
+Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+OPEN_PATH = "/v1.0/gateway/connections/open"
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+OTO_PATH = "/v1.0/robot/oToMessages/batchSend"
+GROUP_PATH = "/v1.0/robot/groupMessages/send"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+SESSION_GONE = 300001
+WEBHOOK_MARGIN_MS = 5_000  # treat a webhook about to expire as expired
+SEEN_MAX = 10_000
+
+
+class DingTalkApiError(RuntimeError):
+    """An OpenAPI call failed; carries DingTalk's `code` (never a credential)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where the answers to one message go."""
+
+    webhook: str | None
+    webhook_expires_ms: int
+    robot_code: str
+    conversation_type: str
+    conversation_id: str
+    staff_id: str
+
+
+def incoming_from(data: dict[str, Any], admins: frozenset[str]) -> tuple[IncomingMessage, ReplyTarget]:
+    """A chat frame's data → the project's message and where to answer it."""
+    chat = ChatbotMessage.from_dict(data)
+    text = chat.text.content if chat.message_type == "text" and chat.text and chat.text.content else ""
+    staff = chat.sender_staff_id or ""
+    group = chat.conversation_type == "2"
+    message = IncomingMessage(
+        text=text.strip(), sender_id=chat.sender_id or "", sender_staff_id=staff, sender_nick=chat.sender_nick,
+        is_admin=bool(chat.is_admin) or staff in admins, conversation_id=chat.conversation_id or "",
+        conversation_type="group" if group else "single", msg_id=chat.message_id or "", source="dingtalk",
+    )
+    target = ReplyTarget(
+        webhook=chat.session_webhook, webhook_expires_ms=int(chat.session_webhook_expired_time or 0),
+        robot_code=chat.robot_code or "", conversation_type=message.conversation_type,
+        conversation_id=message.conversation_id, staff_id=staff,
+    )
+    return message, target
+
+
+def webhook_body(reply: Reply) -> dict[str, Any]:
+    if isinstance(reply, MarkdownReply):
+        return {"msgtype": "markdown", "markdown": {"title": reply.title, "text": reply.text}}
+    return {"msgtype": "text", "text": {"content": reply.text}}
+
+
+def robot_param(reply: Reply) -> tuple[str, str]:
+    """msgKey and msgParam (a JSON string) for the proactive robot APIs."""
+    if isinstance(reply, MarkdownReply):
+        return "sampleMarkdown", json.dumps({"title": reply.title, "text": reply.text}, ensure_ascii=False)
+    return "sampleText", json.dumps({"content": reply.text}, ensure_ascii=False)
+
+
+class OpenApi:
+    """The few DingTalk OpenAPI calls the bot makes, with a cached access token."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.http = http
+        self._token: tuple[str, float] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.dingtalk_openapi_endpoint.rstrip("/")
+
+    def _credentials(self) -> tuple[str, str]:
+        secret = self.settings.dingtalk_client_secret
+        return self.settings.dingtalk_client_id or "", secret.get_secret_value() if secret else ""
+
+    async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        async with self.http.post(self.endpoint + path, json=body, headers=headers) as response:
+            answer = await response.json(content_type=None)
+            if response.status >= 400:
+                answer = answer if isinstance(answer, dict) else {}
+                raise DingTalkApiError(response.status, str(answer.get("code", "")), str(answer.get("message", "")))
+            return answer
+
+    async def open_connection(self, subscriptions: list[dict[str, str]]) -> dict[str, str]:
+        client_id, client_secret = self._credentials()
+        return await self._post(OPEN_PATH, {
+            "clientId": client_id, "clientSecret": client_secret, "subscriptions": subscriptions,
+            "ua": f"mailbot dingtalk-sdk-python/v{VERSION_STRING} Python/{platform.python_version()}", "localIp": "",
+        })
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() >= self._token[1]:
+                client_id, client_secret = self._credentials()
+                answer = await self._post(TOKEN_PATH, {"appKey": client_id, "appSecret": client_secret})
+                lifetime = max(60.0, float(answer.get("expireIn", 7200)) - 300)  # refresh 5 min early
+                self._token = (answer["accessToken"], time.monotonic() + lifetime)
+            return self._token[0]
+
+    async def call(self, path: str, body: dict[str, Any]) -> Any:
+        """An authenticated call; a rejected token is dropped and the call retried once."""
+        for attempt in (1, 2):
+            token = await self.token()
+            try:
+                return await self._post(path, body, {TOKEN_HEADER: token})
+            except DingTalkApiError as exc:
+                if exc.code != "InvalidAuthentication" or attempt == 2:
+                    raise
+                self._token = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Replier:
+    """Sends reply objects: sessionWebhook first, the proactive robot API when it has expired."""
+
+    def __init__(self, settings: Settings, api: OpenApi) -> None:
+        self.settings = settings
+        self.api = api
+
+    async def send(self, target: ReplyTarget, reply: Reply) -> None:
+        if target.webhook and time.time() * 1000 < target.webhook_expires_ms - WEBHOOK_MARGIN_MS:
+            async with self.api.http.post(target.webhook, json=webhook_body(reply)) as response:
+                answer = await response.json(content_type=None)
+            errcode = answer.get("errcode", 0) if isinstance(answer, dict) else -1
+            if response.status == 200 and errcode == 0:
+                return
+            if errcode != SESSION_GONE:
+                log.warning("sessionWebhook refused a reply: HTTP %s errcode %s", response.status, errcode)
+        await self.proactive(target, reply)
+
+    async def proactive(self, target: ReplyTarget, reply: Reply) -> None:
+        msg_key, msg_param = robot_param(reply)
+        robot_code = target.robot_code or self.settings.dingtalk_client_id or ""
+        body: dict[str, Any] = {"robotCode": robot_code, "msgKey": msg_key, "msgParam": msg_param}
+        if target.conversation_type == "group":
+            await self.api.call(GROUP_PATH, {**body, "openConversationId": target.conversation_id})
+        else:
+            await self.api.call(OTO_PATH, {**body, "userIds": [target.staff_id]})
+
+    async def to_users(self, user_ids: list[str], reply: Reply) -> None:
+        if not user_ids:
+            return
+        msg_key, msg_param = robot_param(reply)
+        await self.api.call(OTO_PATH, {"robotCode": self.settings.dingtalk_client_id or "", "msgKey": msg_key,
+                                       "msgParam": msg_param, "userIds": user_ids})
+
+
+class _ChatFrames(CallbackHandler):
+    """SDK handler for chat frames: hand over and ACK at once; the work happens in the background."""
+
+    def __init__(self, accept: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__()
+        self.logger = log
+        self._accept = accept
+
+    async def process(self, message: CallbackMessage) -> tuple[int, str]:
+        self._accept(message.data)
+        return AckMessage.STATUS_OK, "OK"
+
+
+class MailbotStreamClient(DingTalkStreamClient):
+    """The SDK client with a non-blocking, cancellable, endpoint-honouring `start()`."""
+
+    def __init__(self, settings: Settings, api: OpenApi) -> None:
+        super().__init__(Credential(settings.dingtalk_client_id, "***"), logger=logging.getLogger("mailbot.dingtalk.sdk"))
+        self.settings = settings
+        self.api = api
+        self.connected = asyncio.Event()
+
+    def _subscriptions(self) -> list[dict[str, str]]:
+        topics = [{"type": "EVENT", "topic": "*"}] if self._is_event_required else []
+        return topics + [{"type": "CALLBACK", "topic": topic} for topic in self.callback_handler_map]
+
+    async def start(self) -> None:
+        self.pre_start()
+        delay = self.settings.dingtalk_reconnect_s
+        while True:
+            try:
+                await self._session()
+                delay = self.settings.dingtalk_reconnect_s
+                continue  # a clean close (server disconnect): reconnect at once
+            except (OSError, aiohttp.ClientError, websockets.exceptions.WebSocketException,
+                    DingTalkApiError, ValueError, KeyError, TimeoutError) as exc:
+                log.warning("stream connection failed (%s); reconnecting in %.1fs", exc, delay)
+            finally:
+                self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(max(delay * 2, 0.05), self.settings.dingtalk_reconnect_max_s)
+
+    async def _session(self) -> None:
+        connection = await self.api.open_connection(self._subscriptions())
+        uri = f'{connection["endpoint"]}?ticket={quote_plus(connection["ticket"])}'
+        async with websockets.connect(uri) as websocket:
+            self.websocket = websocket
+            self.connected.set()
+            log.info("stream connected")
+            async for raw in websocket:
+                try:
+                    frame = json.loads(raw)
+                    if await self.route_message(frame) == self.TAG_DISCONNECT:
+                        await websocket.close()
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    log.warning("dropped a malformed frame: %s", type(exc).__name__)
+
+
+class DingTalkAdapter:
+    """A run-loop component: Stream connection in, replies out, messages through `handle`."""
+
+    name = "dingtalk"
+
+    def __init__(self, settings: Settings, handle: Handle) -> None:
+        self.settings = settings
+        self.handle = handle
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._queues: dict[str, asyncio.Queue[tuple[IncomingMessage, ReplyTarget]]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.api: OpenApi | None = None
+        self.replier: Replier | None = None
+        self.client: MailbotStreamClient | None = None
+
+    async def start(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.settings.dingtalk_http_timeout_s)
+        self._http = aiohttp.ClientSession(timeout=timeout)
+        self.api = OpenApi(self.settings, self._http)
+        self.replier = Replier(self.settings, self.api)
+        self.client = MailbotStreamClient(self.settings, self.api)
+        self.client.register_callback_handler(ChatbotMessage.TOPIC, _ChatFrames(self._accept))
+        self._task = asyncio.create_task(self.client.start(), name="dingtalk-stream")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._workers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+
+    async def wait_connected(self) -> None:
+        assert self.client is not None
+        await self.client.connected.wait()
+
+    async def idle(self) -> None:
+        """Wait until every accepted message has been handled and answered (tests, benchmarks)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers), return_exceptions=True)
+
+    async def notify_admins(self, text: str, title: str | None = None) -> None:
+        """Proactive message to every MAILBOT_ADMINS user (alerts from other services)."""
+        assert self.replier is not None
+        reply: Reply = MarkdownReply(title=title, text=text) if title else TextReply(text)
+        await self.replier.to_users(sorted(self.settings.admin_ids), reply)
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    def _accept(self, data: dict[str, Any]) -> None:
+        """Dedupe by msgId and queue per conversation; never awaits, so frame order is kept."""
+        message, target = incoming_from(data, self.settings.admin_ids)
+        if message.msg_id:
+            if message.msg_id in self._seen:
+                log.info("redelivered message %s ignored", message.msg_id)
+                return
+            self._seen[message.msg_id] = None
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+        queue = self._queues.get(target.conversation_id)
+        if queue is None:
+            queue = self._queues[target.conversation_id] = asyncio.Queue()
+            worker = asyncio.create_task(self._drain(target.conversation_id, queue))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+        queue.put_nowait((message, target))
+
+    async def _drain(self, conversation_id: str, queue: asyncio.Queue[tuple[IncomingMessage, ReplyTarget]]) -> None:
+        try:
+            while not queue.empty():
+                await self._process(*queue.get_nowait())
+        finally:
+            del self._queues[conversation_id]
+
+    async def _process(self, message: IncomingMessage, target: ReplyTarget) -> None:
+        assert self.replier is not None
+        try:
+            replies = await self.handle(message)
+        except Exception:
+            log.exception("handling message %s failed", message.msg_id)
+            replies = [failure_reply(message)]
+        for reply in replies:
+            try:
+                await self.replier.send(target, reply)
+            except (aiohttp.ClientError, TimeoutError, DingTalkApiError, ValueError) as exc:
+                log.error("could not deliver a reply to %s: %s", target.conversation_id, exc)

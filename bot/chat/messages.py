@@ -1,0 +1,65 @@
+"""Plain data passed between adapters and the router: what a user said, what the bot answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.audit import Actor
+from bot.i18n import Lang, detect_lang
+
+ConversationType = Literal["single", "group"]
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One chat message; `is_admin` is already resolved (platform admin flag or MAILBOT_ADMINS).
+
+    `text` may be a secret (the wizard's secret step), so repr never shows it.
+    """
+
+    text: str
+    sender_id: str
+    sender_staff_id: str
+    sender_nick: str | None = None
+    is_admin: bool = False
+    conversation_id: str = ""
+    conversation_type: ConversationType = "single"
+    msg_id: str = ""
+    lang: Lang | None = None
+    source: str = "dingtalk"
+
+    def __repr__(self) -> str:
+        return (f"IncomingMessage(sender={self.sender_staff_id!r}, conversation={self.conversation_id!r}, "
+                f"type={self.conversation_type}, msg_id={self.msg_id!r}, text=<{len(self.text)} chars>)")
+
+    @property
+    def language(self) -> Lang:
+        return self.lang or detect_lang(self.text)
+
+    @property
+    def private(self) -> bool:
+        return self.conversation_type == "single"
+
+    def actor(self) -> Actor:
+        return Actor(id=self.sender_staff_id, name=self.sender_nick, source=self.source, is_admin=self.is_admin)
+
+
+@dataclass(frozen=True)
+class TextReply:
+    """Plain text. `expects_secret` tells a terminal front end to read the next line without echo."""
+
+    text: str
+    expects_secret: bool = False
+
+
+@dataclass(frozen=True)
+class MarkdownReply:
+    """DingTalk markdown; `title` is what the notification preview shows."""
+
+    title: str
+    text: str
+    expects_secret: bool = False
+
+
+Reply = TextReply | MarkdownReply

@@ -1,0 +1,144 @@
+"""Intent router: one incoming message → replies, in the sender's language.
+
+Intents are regular expressions over the compacted text (full-width folded, lower case, no spaces
+between Chinese characters), so "新建 邮箱！", "New Mailbox" and "新建邮箱 名称=…" all match. Order
+matters only where one pattern is a prefix of another (the list before "show mailbox N").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.app import App
+from bot.chat.handlers import Commands
+from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
+from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
+from bot.chat.wizard import CANCEL, FlowStore, Wizard
+from bot.errors import MailbotError
+from bot.guides import answer
+
+log = logging.getLogger("mailbot.chat")
+
+_MB = r"(?:邮箱|mailbox|mail box|mailboxes)"
+_N = r"\s*(?:#|no\.?|第)?\s*(?!\S*(?:怎么|如何|为什么|吗|呢|\bhow\b|\bwhat\b|\bwhy\b))(?P<n>[^\s=]+?)\s*(?:号)?"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    patterns: tuple[re.Pattern[str], ...]
+    admin: bool = True
+
+
+def _intent(name: str, *patterns: str, admin: bool = True) -> Intent:
+    return Intent(name, tuple(re.compile(p, re.IGNORECASE) for p in patterns), admin)
+
+
+INTENTS: tuple[Intent, ...] = (
+    _intent("cancel", CANCEL.pattern, admin=False),
+    _intent("help", r"^(?:帮助|help|\?|菜单|menu|命令|commands?|使用说明|说明|怎么用|你能做什么|what can you do|usage|)$", admin=False),
+    _intent("new", rf"^(?:新建|新增|添加|创建|注册|增加)(?:一个)?{_MB}(?P<rest>.*)$",
+            rf"^(?:new|add|create|register)\s*(?:a\s+|new\s+)?{_MB}\b(?P<rest>.*)$"),
+    _intent("list", rf"^(?:{_MB}列表|列出{_MB}|查看{_MB}列表|所有{_MB}|查看所有{_MB}|{_MB}清单)$",
+            rf"^(?:list|show|ls)\s*(?:all\s+)?(?:the\s+)?(?:mailboxes|mailbox list|mailbox)$", r"^(?:mailboxes|mailbox list)$"),
+    _intent("show", rf"^(?:查看|显示|详情|查询){_MB}{_N}$", rf"^{_MB}详情{_N}$",
+            rf"^(?:show|view|info|details?)\s*(?:of\s+)?{_MB}{_N}$"),
+    _intent("test", rf"^(?:测试|检测|检查|验证){_MB}{_N}(?:\s+(?:到|发到|to)?\s*(?P<to>\S+@\S+))?$",
+            rf"^(?:test|check|verify)\s*{_MB}{_N}(?:\s+(?:to\s+)?(?P<to>\S+@\S+))?$"),
+    _intent("edit", rf"^(?:修改|编辑|更改|更新){_MB}\s*(?P<n>[^\s=]+)(?P<rest>(?:\s.*)?)$",
+            rf"^(?:edit|change|update|modify)\s*{_MB}\s+(?P<n>[^\s=]+)(?P<rest>(?:\s.*)?)$"),
+    _intent("remove", rf"^(?:删除|移除|删掉){_MB}{_N}$", rf"^(?:remove|delete|rm|del)\s*{_MB}{_N}$"),
+    _intent("enable", rf"^(?:启用|激活)(?:{_MB})?{_N}$", rf"^(?:enable|activate)\s*(?:{_MB}\s+)?{_N}$"),
+    _intent("disable", rf"^(?:停用|禁用)(?:{_MB})?{_N}$", rf"^(?:disable|deactivate)\s*(?:{_MB}\s+)?{_N}$"),
+    _intent("default", rf"^(?:设为默认|设置为默认|设成默认|设置默认|默认)(?:{_MB})?{_N}$", rf"^把{_N}设为默认(?:{_MB})?$",
+            rf"^(?:set\s+)?default\s*(?:{_MB}\s+)?(?:to\s+)?{_N}$", rf"^(?:make|set)\s+{_N}\s+(?:the\s+)?default$"),
+)
+
+HELP = T(
+    zh="我可以：\n"
+       "- 回答各类邮箱授权码/SMTP 的获取方法，例如“怎么获取QQ邮箱授权码”\n"
+       "- 管理员：新建邮箱（或 新建邮箱 名称=… 账号=… [类型=…]）、邮箱列表、查看邮箱 N、测试邮箱 N [地址]、"
+       "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N\n"
+       "- 任何一步都可以发送“取消”。",
+    en="I can:\n"
+       "- explain how to get a mailbox's app password / SMTP settings, e.g. 'how do I get a Gmail app password'\n"
+       "- for admins: new mailbox (or new mailbox name=… account=… [type=…]), list mailboxes, show mailbox N, "
+       "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N\n"
+       "- send 'cancel' at any step.",
+)
+SHORT_HELP = T(zh="没听懂。发送“帮助”查看我能做什么，或直接问“怎么获取163邮箱授权码”。",
+               en="I did not get that. Send 'help' to see what I can do, or ask e.g. 'how do I get a Gmail app password'.")
+EXPIRED = T(zh="上一个未完成的操作已超时取消（{minutes} 分钟无回复）。",
+            en="Your unfinished step was cancelled after {minutes} minutes without a reply.")
+
+
+def match_intent(text: str) -> tuple[str, dict[str, str]] | None:
+    """The first intent whose pattern matches, with its named groups (None-valued ones dropped)."""
+    said = compact(text, lower=False)  # IGNORECASE patterns: arguments keep the user's case
+    for intent in INTENTS:
+        for pattern in intent.patterns:
+            found = pattern.match(said)
+            if found:
+                return intent.name, {k: v for k, v in found.groupdict().items() if v is not None}
+    return None
+
+
+def _is_admin_intent(name: str) -> bool:
+    return next(i.admin for i in INTENTS if i.name == name)
+
+
+class Router:
+    """Flows first (an open wizard owns the conversation), then intents, then guides, then short help."""
+
+    def __init__(self, app: App, *, idle_s: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        idle = idle_s if idle_s is not None else app.settings.wizard_idle_s
+        self.flows = FlowStore(app.storage, idle, clock)
+        self.wizard = Wizard(app, self.flows)
+        self.commands = Commands(app, self.wizard)
+
+    async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        try:
+            return await self._handle(msg)
+        except MailbotError as exc:
+            return [TextReply(exc.message(msg.language))]
+
+    async def _handle(self, msg: IncomingMessage) -> list[Reply]:
+        key, flow, expired = await self.flows.load(msg)
+        notes: list[Reply] = []
+        if flow is not None and key is not None:
+            if not expired:
+                try:
+                    return await self.wizard.feed(msg, key, flow)
+                except MailbotError as exc:
+                    return [TextReply(exc.message(flow.lang))]
+            notes.append(TextReply(EXPIRED(flow.lang).format(minutes=round(self.flows.idle_s / 60))))
+            if flow.state == "secret":
+                return notes  # that text may be a late secret: never route it anywhere
+        return notes + await self._route(msg)
+
+    async def _route(self, msg: IncomingMessage) -> list[Reply]:
+        lang = msg.language
+        matched = match_intent(msg.text)
+        if matched is None:
+            guide = answer(msg.text, lang=msg.lang)
+            if guide.kind != "none":
+                return [MarkdownReply(title=guide.title or "mailbot", text=guide.reply)]
+            return [TextReply(SHORT_HELP(lang))]
+        name, args = matched
+        if name == "help":
+            return [TextReply(HELP(lang))]
+        if name == "cancel":
+            return [TextReply(CANCELLED(lang))]
+        if _is_admin_intent(name) and not msg.is_admin:
+            return [TextReply(REFUSED(lang))]
+        return await getattr(self.commands, name)(msg, args, lang)
+
+
+def failure_reply(msg: IncomingMessage) -> TextReply:
+    """What an adapter answers when handling crashed; the cause goes to the log, not the chat."""
+    return TextReply(ERROR(msg.language))

@@ -1,0 +1,120 @@
+"""`mailbot run`: start every configured service and serve until SIGINT/SIGTERM (exit 0).
+
+Services plug in as *components*: an entry "module:factory" in COMPONENTS names a function
+`factory(runtime: Runtime) -> Component | None` (None = not configured, e.g. no credentials).
+A component has `name`, `async start()` (return once serving; run long work in tasks) and
+`async stop()`. They start in order and stop in reverse. `runtime` holds the open App, the chat
+Router, and `notify_admins` for alerts (a no-op when DingTalk is not connected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.adapters.dingtalk import DingTalkAdapter
+from bot.adapters.shell import ShellAdapter
+from bot.app import App, open_app
+from bot.chat.router import Router
+from bot.cli.common import cli_lang
+from bot.config import Settings, load_settings
+from bot.i18n import Text
+
+
+class Component(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """What components get: the services, the chat router and a way to alert admins."""
+
+    app: App
+    router: Router
+    components: list[Component] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    async def notify_admins(self, text: str, title: str | None = None) -> None:
+        for component in self.components:
+            if isinstance(component, DingTalkAdapter):
+                await component.notify_admins(text, title)
+
+
+def dingtalk(runtime: Runtime) -> Component | None:
+    """Stream mode when DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET are both set."""
+    s = runtime.settings
+    if not (s.dingtalk_client_id and s.dingtalk_client_secret):
+        return None
+    return DingTalkAdapter(s, runtime.router.handle)
+
+
+COMPONENTS: tuple[str, ...] = ("bot.cli.run:dingtalk",)
+
+LOCAL_MODE = Text(
+    zh="本地模式：未设置 DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET，未连接钉钉。\n"
+       "连接钉钉：在开放平台创建企业内部应用并添加机器人（消息接收模式选 Stream），"
+       "然后设置这两个环境变量后重新运行 `mailbot run`。",
+    en="Local mode: DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET are not set, so DingTalk is not connected.\n"
+       "To connect: create an internal app with a robot (message mode: Stream) on open.dingtalk.com, "
+       "set both variables, and run `mailbot run` again.",
+)
+
+
+def load_factories(names: tuple[str, ...] = COMPONENTS) -> list[Callable[[Runtime], Component | None]]:
+    factories = []
+    for entry in names:
+        module, _, attr = entry.partition(":")
+        factories.append(getattr(importlib.import_module(module), attr))
+    return factories
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("run", help="run the bot: DingTalk Stream mode, or local mode without credentials")
+    parser.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    return await serve(load_settings(), interactive=sys.stdin.isatty())
+
+
+async def serve(settings: Settings, *, interactive: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_app(settings) as app:
+        runtime = Runtime(app, Router(app))
+        runtime.components = [c for f in load_factories() if (c := f(runtime)) is not None]
+        started: list[Component] = []
+        try:
+            for component in runtime.components:
+                await component.start()
+                started.append(component)
+            waits = [asyncio.create_task(stop.wait())]
+            if not any(isinstance(c, DingTalkAdapter) for c in started):
+                print(LOCAL_MODE(cli_lang()), file=sys.stderr, flush=True)
+                if interactive:
+                    waits.append(asyncio.create_task(ShellAdapter(runtime.router.handle).run()))
+            done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                task.result()
+        finally:
+            for component in reversed(started):
+                await component.stop()
+    return 0
