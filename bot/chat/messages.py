@@ -62,4 +62,26 @@ class MarkdownReply:
     expects_secret: bool = False
 
 
-Reply = TextReply | MarkdownReply
+@dataclass(frozen=True)
+class CardReply:
+    """An interactive card: `card` is a key of `cards.CARDS`, `params` its cardParamMap (strings only).
+
+    `out_track_id` identifies the card instance; later `CardUpdate`s with the same id change it in
+    place. `fallback` is what a front end without that card template shows instead.
+    """
+
+    card: str
+    params: dict[str, str]
+    out_track_id: str
+    fallback: MarkdownReply
+
+
+@dataclass(frozen=True)
+class CardUpdate:
+    """New values for variables of a delivered card (merged by key, as DingTalk's update does)."""
+
+    out_track_id: str
+    params: dict[str, str]
+
+
+Reply = TextReply | MarkdownReply | CardReply | CardUpdate

@@ -1,0 +1,1 @@
+"""Card-platform template files (`<card>.json`, import format) and the Python that generates them."""
