@@ -30,6 +30,26 @@ class Settings(BaseSettings):
     dingtalk_reconnect_s: float = Field(1.0, ge=0)
     dingtalk_reconnect_max_s: float = Field(30.0, ge=0)
     dingtalk_http_timeout_s: float = Field(10.0, gt=0)
+    # relay (issue 7)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8750, ge=0, le=65535)
+    retry_base_s: float = Field(10.0, ge=0)
+    retry_max_attempts: int = Field(8, ge=1)
+    retry_max_age_s: float = Field(86400.0, gt=0)
+    max_mail_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    relay_connections: int = Field(4, ge=1)  # per mailbox: bounded SMTP connection pool
+    relay_concurrency: int = Field(64, ge=1)  # in-flight sends across all mailboxes
+    relay_poll_s: float = Field(1.0, gt=0)  # rescan for mail queued by other processes (CLI)
+    relay_idle_s: float = Field(20.0, gt=0)  # close a pooled connection unused this long
+    relay_stop_grace_s: float = Field(20.0, ge=0)  # SIGTERM: wait this long for in-flight sends
+    # console (issue 8): required to serve the web console on a non-loopback address
+    console_token: SecretStr | None = None
+
+    # cards (issue 6): ids of the templates imported from cards/templates/ (see cards/README.md)
+    card_template_mailbox_form: str | None = None
+    card_template_result: str | None = None
+    card_template_mailbox_list: str | None = None
+    card_template_alert: str | None = None
 
     @property
     def admin_ids(self) -> frozenset[str]:

@@ -26,13 +26,19 @@ import websockets
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential, DingTalkStreamClient
 from dingtalk_stream.version import VERSION_STRING
 
-from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
+from bot.chat.cards import CallbackResult
+from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.router import failure_reply
 from bot.config import Settings
+from cards import CARDS
 
 log = logging.getLogger("mailbot.dingtalk")
 
 Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+OnCard = Callable[[dict[str, Any]], Awaitable[CallbackResult]]
+CARD_TOPIC = "/v1.0/card/instances/callback"
+CARD_CREATE_PATH = "/v1.0/card/instances/createAndDeliver"
+CARD_UPDATE_PATH = "/v1.0/card/instances"
 OPEN_PATH = "/v1.0/gateway/connections/open"
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 OTO_PATH = "/v1.0/robot/oToMessages/batchSend"
@@ -113,8 +119,9 @@ class OpenApi:
         secret = self.settings.dingtalk_client_secret
         return self.settings.dingtalk_client_id or "", secret.get_secret_value() if secret else ""
 
-    async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        async with self.http.post(self.endpoint + path, json=body, headers=headers) as response:
+    async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+                    method: str = "POST") -> Any:
+        async with self.http.request(method, self.endpoint + path, json=body, headers=headers) as response:
             answer = await response.json(content_type=None)
             if response.status >= 400:
                 answer = answer if isinstance(answer, dict) else {}
@@ -137,12 +144,12 @@ class OpenApi:
                 self._token = (answer["accessToken"], time.monotonic() + lifetime)
             return self._token[0]
 
-    async def call(self, path: str, body: dict[str, Any]) -> Any:
+    async def call(self, path: str, body: dict[str, Any], method: str = "POST") -> Any:
         """An authenticated call; a rejected token is dropped and the call retried once."""
         for attempt in (1, 2):
             token = await self.token()
             try:
-                return await self._post(path, body, {TOKEN_HEADER: token})
+                return await self._post(path, body, {TOKEN_HEADER: token}, method)
             except DingTalkApiError as exc:
                 if exc.code != "InvalidAuthentication" or attempt == 2:
                     raise
@@ -158,6 +165,10 @@ class Replier:
         self.api = api
 
     async def send(self, target: ReplyTarget, reply: Reply) -> None:
+        if isinstance(reply, CardReply):
+            return await self.deliver_card(target, reply)
+        if isinstance(reply, CardUpdate):
+            return await self.update_card(target, reply)
         if target.webhook and time.time() * 1000 < target.webhook_expires_ms - WEBHOOK_MARGIN_MS:
             async with self.api.http.post(target.webhook, json=webhook_body(reply)) as response:
                 answer = await response.json(content_type=None)
@@ -176,6 +187,39 @@ class Replier:
             await self.api.call(GROUP_PATH, {**body, "openConversationId": target.conversation_id})
         else:
             await self.api.call(OTO_PATH, {**body, "userIds": [target.staff_id]})
+
+    async def deliver_card(self, target: ReplyTarget, reply: CardReply) -> None:
+        """createAndDeliver a template card; without a template id, or when DingTalk reports the
+        delivery failed (HTTP 200 can hide that), the card's markdown fallback is sent instead."""
+        template = card_template(self.settings, reply.card)
+        if not template:
+            return await self.send(target, reply.fallback)
+        user = reply.private_to or target.staff_id
+        if reply.private_to or target.conversation_type == "single":
+            space: dict[str, Any] = {"openSpaceId": f"dtv1.card//IM_ROBOT.{user}",
+                                     "imRobotOpenSpaceModel": {"supportForward": False},
+                                     "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT"}}
+        else:
+            space = {"openSpaceId": f"dtv1.card//IM_GROUP.{target.conversation_id}",
+                     "imGroupOpenSpaceModel": {"supportForward": False},
+                     "imGroupOpenDeliverModel": {"robotCode": target.robot_code or self.settings.dingtalk_client_id or ""}}
+        answer = await self.api.call(CARD_CREATE_PATH, {
+            "cardTemplateId": template, "outTrackId": reply.out_track_id, "callbackType": "STREAM",
+            "cardData": {"cardParamMap": reply.params}, "privateData": {user: {"cardParamMap": reply.params}},
+            "userIdType": 1, **space})
+        results = (answer.get("result") or {}).get("deliverResults") or [] if isinstance(answer, dict) else []
+        failed = [r for r in results if not r.get("success")]
+        if failed or not results:
+            log.error("card %s was not delivered: %s", reply.card, [r.get("errorMsg") for r in failed])
+            await self.send(target, reply.fallback)
+
+    async def update_card(self, target: ReplyTarget, update: CardUpdate) -> None:
+        """Change a delivered card in place, for everyone and for the user who acted on it."""
+        await self.api.call(CARD_UPDATE_PATH, {
+            "outTrackId": update.out_track_id, "cardData": {"cardParamMap": update.params},
+            "privateData": {target.staff_id: {"cardParamMap": update.params}},
+            "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True}, "userIdType": 1,
+        }, method="PUT")
 
     async def to_users(self, user_ids: list[str], reply: Reply) -> None:
         if not user_ids:
@@ -196,6 +240,31 @@ class _ChatFrames(CallbackHandler):
     async def process(self, message: CallbackMessage) -> tuple[int, str]:
         self._accept(message.data)
         return AckMessage.STATUS_OK, "OK"
+
+
+class _CardFrames(CallbackHandler):
+    """SDK handler for card callbacks: the quick part answers in the ACK, slow work runs after."""
+
+    def __init__(self, on_card: OnCard, follow_up: Callable[[CallbackResult], None]) -> None:
+        super().__init__()
+        self.logger = log
+        self._on_card = on_card
+        self._follow_up = follow_up
+
+    async def process(self, message: CallbackMessage) -> tuple[int, Any]:
+        result = await self._on_card(message.data if isinstance(message.data, dict) else {})
+        self._follow_up(result)
+        if result.ack is None:
+            return AckMessage.STATUS_OK, {}
+        params = result.ack.params
+        return AckMessage.STATUS_OK, {
+            "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
+            "cardData": {"cardParamMap": params}, "userPrivateData": {"cardParamMap": params}}
+
+
+def card_template(settings: Settings, card: str) -> str | None:
+    setting = CARDS[card].setting if card in CARDS else None
+    return getattr(settings, setting) if setting else None
 
 
 class MailbotStreamClient(DingTalkStreamClient):
@@ -248,9 +317,10 @@ class DingTalkAdapter:
 
     name = "dingtalk"
 
-    def __init__(self, settings: Settings, handle: Handle) -> None:
+    def __init__(self, settings: Settings, handle: Handle, on_card: OnCard | None = None) -> None:
         self.settings = settings
         self.handle = handle
+        self.on_card = on_card
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._queues: dict[str, asyncio.Queue[tuple[IncomingMessage, ReplyTarget]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
@@ -267,6 +337,8 @@ class DingTalkAdapter:
         self.replier = Replier(self.settings, self.api)
         self.client = MailbotStreamClient(self.settings, self.api)
         self.client.register_callback_handler(ChatbotMessage.TOPIC, _ChatFrames(self._accept))
+        if self.on_card is not None:
+            self.client.register_callback_handler(CARD_TOPIC, _CardFrames(self.on_card, self._card_follow_up))
         self._task = asyncio.create_task(self.client.start(), name="dingtalk-stream")
 
     async def stop(self) -> None:
@@ -311,6 +383,26 @@ class DingTalkAdapter:
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
         queue.put_nowait((message, target))
+
+    def _card_follow_up(self, result: CallbackResult) -> None:
+        """Run a callback's slow work (a live SMTP check) after its ACK; then send what it produced."""
+        if result.later is None and not result.extra:
+            return
+        target = ReplyTarget(webhook=None, webhook_expires_ms=0, robot_code=self.settings.dingtalk_client_id or "",
+                             conversation_type="single", conversation_id="", staff_id=result.user_id)
+
+        async def run() -> None:
+            assert self.replier is not None
+            try:
+                replies = [*result.extra, *(await result.later() if result.later else [])]
+                for reply in replies:
+                    await self.replier.send(target, reply)
+            except Exception:
+                log.exception("card follow-up failed")
+
+        worker = asyncio.create_task(run())
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
 
     async def _drain(self, conversation_id: str, queue: asyncio.Queue[tuple[IncomingMessage, ReplyTarget]]) -> None:
         try:

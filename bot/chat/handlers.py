@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
+from bot.chat.cards import Cards
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import T, parse_pairs, unquote
 from bot.chat.wizard import Wizard, error_lines, summary
@@ -19,9 +20,10 @@ SECRET_WORDS = frozenset({"密码", "授权码", "口令", "secret", "password",
 class Commands:
     """One method per management intent; the router has already checked the sender is an admin."""
 
-    def __init__(self, app: App, wizard: Wizard) -> None:
+    def __init__(self, app: App, wizard: Wizard, cards: Cards) -> None:
         self.app = app
         self.wizard = wizard
+        self.cards = cards
 
     async def resolve(self, ref: str) -> str:
         """A mailbox by name (any case) or by its number in `邮箱列表`."""
@@ -36,9 +38,19 @@ class Commands:
         return (await self.app.mailboxes.get(ref)).name  # raises NotFound with the fix
 
     async def new(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
-        return await self.wizard.start_new(msg, args.get("rest", ""), lang)
+        """The form card where it can be shown; the one-shot text form and the wizard otherwise."""
+        rest = args.get("rest", "").strip()
+        if not rest and self.cards.available("mailbox_form", msg):
+            return await self.cards.form(msg, lang)
+        note = [] if rest else self.cards.fallback_note("mailbox_form", msg, lang)
+        return await self.wizard.start_new(msg, rest, lang) + note
 
     async def list(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        if self.cards.available("mailbox_list", msg):
+            return await self.cards.mailbox_list(msg, lang)
+        return await self._list_text(lang) + self.cards.fallback_note("mailbox_list", msg, lang)
+
+    async def _list_text(self, lang: str) -> list[Reply]:
         boxes = await self.app.mailboxes.list()
         if not boxes:
             return [TextReply(T(zh="还没有邮箱。发送“新建邮箱”添加一个。", en="No mailboxes yet. Send 'new mailbox' to add one.")(lang))]
@@ -64,6 +76,8 @@ class Commands:
         try:
             await self.app.mailboxes.test(name, msg.actor(), to=to)
         except MailbotError as exc:
+            if self.cards.available("result", msg):
+                return await self.cards.result(msg, lang, name, exc)
             return [MarkdownReply(title=T(zh="测试失败", en="Test failed")(lang), text="\n".join(["❌ " + l if i == 0 else l for i, l in enumerate(error_lines(exc, lang))]))]
         sent = T(zh=f"，测试邮件已发送到 {to}", en=f"; a test mail was sent to {to}")(lang) if to else ""
         return [TextReply(T(zh=f"✅ 邮箱“{name}”登录成功{sent}。", en=f"✅ The mailbox '{name}' logged in{sent}.")(lang))]
@@ -71,6 +85,8 @@ class Commands:
     async def edit(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
         name = await self.resolve(args["n"])
         rest = args.get("rest", "").strip()
+        if not rest and self.cards.available("mailbox_form", msg):
+            return await self.cards.form(msg, lang, await self.app.mailboxes.get(name))
         if rest.lower() in SECRET_WORDS:
             return await self.wizard.start_secret_change(msg, name, lang)
         changes, unknown = parse_pairs(rest)

@@ -67,13 +67,15 @@ class CardReply:
     """An interactive card: `card` is a key of `cards.CARDS`, `params` its cardParamMap (strings only).
 
     `out_track_id` identifies the card instance; later `CardUpdate`s with the same id change it in
-    place. `fallback` is what a front end without that card template shows instead.
+    place. `fallback` is what a front end without that card template shows instead. `private_to`
+    sends it to that user's single chat with the bot instead of the current conversation.
     """
 
     card: str
     params: dict[str, str]
     out_track_id: str
     fallback: MarkdownReply
+    private_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.app import App
+from bot.chat.cards import Cards
 from bot.chat.handlers import Commands
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
@@ -99,7 +100,8 @@ class Router:
         idle = idle_s if idle_s is not None else app.settings.wizard_idle_s
         self.flows = FlowStore(app.storage, idle, clock)
         self.wizard = Wizard(app, self.flows)
-        self.commands = Commands(app, self.wizard)
+        self.cards = Cards(app)
+        self.commands = Commands(app, self.wizard, self.cards)
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
         try:
@@ -108,6 +110,7 @@ class Router:
             return [TextReply(exc.message(msg.language))]
 
     async def _handle(self, msg: IncomingMessage) -> list[Reply]:
+        await self.cards.remember_admin(msg)
         key, flow, expired = await self.flows.load(msg)
         notes: list[Reply] = []
         if flow is not None and key is not None:

@@ -58,7 +58,7 @@ def dingtalk(runtime: Runtime) -> Component | None:
     s = runtime.settings
     if not (s.dingtalk_client_id and s.dingtalk_client_secret):
         return None
-    return DingTalkAdapter(s, runtime.router.handle)
+    return DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle)
 
 
 COMPONENTS: tuple[str, ...] = ("bot.cli.run:dingtalk",)

@@ -1,0 +1,307 @@
+"""Card flows: which card an intent delivers, and what a press or submit on a card does.
+
+Template cards exist only where their template id is configured (cards/README.md); elsewhere the
+chat falls back to the wizard and markdown and says so once. A callback is trusted only when its
+`userId` is an admin, acts once (a record per card tracks whether a check is running or done, and
+buttons carry the mailbox version they were drawn from), and the secret typed into a form is used
+for the login check only: it is never written back into card data, a message, a log or the audit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, SecretStr
+
+from bot.app import App
+from bot.audit import Actor
+from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownReply, Reply, TextReply
+from bot.chat.text import T
+from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
+from bot.mailboxes import Mailbox
+from cards import (
+    CARDS,
+    Action,
+    CardAction,
+    mailbox_form_params,
+    mailbox_list_params,
+    outcome_markdown,
+    parse_callback,
+    result_params,
+)
+from cards.common import guide_markdown, md
+
+CARD_SOURCES = frozenset({"dingtalk", "console"})
+
+NOT_CONFIGURED = T(
+    zh="（卡片模板未配置：{env} 未设置，先用文字对话完成。配置方法见 cards/README.md。）",
+    en="(Card template not configured: {env} is not set, so this continues as a text dialog. See cards/README.md.)",
+)
+ONLY_ADMINS = T(zh="只有管理员可以操作：钉钉组织管理员，或 MAILBOT_ADMINS 中的成员。",
+                en="Only admins can do this: DingTalk organisation admins or the members listed in MAILBOT_ADMINS.")
+UNREADABLE = T(zh="无法读取这次操作（{why}），请重新发送命令获取新卡片。",
+               en="This action could not be read ({why}); send the command again for a fresh card.")
+UNKNOWN_CARD = T(zh="这张卡片已失效，请重新发送命令获取新卡片。", en="This card has expired; send the command again for a fresh card.")
+CHECKING = T(zh="正在验证登录，请稍候……", en="Checking the login, please wait…")
+STILL_CHECKING = T(zh="上一次提交还在验证中，请稍候。", en="The previous submit is still being checked; please wait.")
+ALREADY_SAVED = T(zh="这张表单已提交并保存，不会重复保存。", en="This form was already submitted and saved; it is not saved twice.")
+TESTING = T(zh="正在测试“{name}”……", en="Testing '{name}'…")
+STALE = T(zh="⚠️ 这张卡片已过期：邮箱“{name}”在此之后被修改过，未执行操作。下面是最新状态。",
+          en="⚠️ This card was out of date: the mailbox '{name}' changed since, so nothing was done. Below is its current state.")
+GONE = T(zh="邮箱“{name}”已不存在。", en="The mailbox '{name}' no longer exists.")
+DONE = {
+    Action.MAILBOX_ENABLE: T(zh="已启用“{name}”。", en="Enabled '{name}'."),
+    Action.MAILBOX_DISABLE: T(zh="已停用“{name}”。", en="Disabled '{name}'."),
+    Action.MAILBOX_SET_DEFAULT: T(zh="已将“{name}”设为默认邮箱。", en="'{name}' is now the default mailbox."),
+    Action.MAILBOX_DELETE: T(zh="已删除“{name}”。", en="Removed '{name}'."),
+}
+FORM_SENT = T(zh="已在单聊中发给你一张邮箱表单，请在那里填写（密码不会出现在群里）。",
+              en="I sent you a mailbox form in our single chat; fill it in there (the password never shows in the group).")
+EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
+
+
+class CardRecord(BaseModel):
+    """What the bot remembers about a card it delivered (no secret, no form values)."""
+
+    card: str
+    lang: str
+    owner: str
+    source: str = "dingtalk"
+    mode: Literal["add", "edit"] = "add"
+    mailbox: str | None = None
+    version: int | None = None
+    state: Literal["open", "checking", "done"] = "open"
+
+
+@dataclass
+class CallbackResult:
+    """`ack` is applied at once through the callback's ACK; `later` runs after it (slow work)."""
+
+    ack: CardUpdate | None = None
+    later: Callable[[], Awaitable[list[Reply]]] | None = None
+    user_id: str = ""
+    extra: list[Reply] = field(default_factory=list)
+
+
+class Cards:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._records = app.storage.table("cards")
+        self._admins_table = app.storage.table("card_admins")
+        self._admins: set[str] | None = None
+        self._said: set[str] = set()
+
+    # -- delivering ---------------------------------------------------------------------------
+
+    def template_id(self, card: str) -> str | None:
+        setting = CARDS[card].setting
+        return getattr(self.app.settings, setting) if setting else None
+
+    def available(self, card: str, msg: IncomingMessage) -> bool:
+        return msg.source in CARD_SOURCES and bool(self.template_id(card))
+
+    def fallback_note(self, card: str, msg: IncomingMessage, lang: str) -> list[Reply]:
+        """Said once per card kind and process, only where cards could be shown at all."""
+        if msg.source not in CARD_SOURCES or card in self._said:
+            return []
+        self._said.add(card)
+        return [TextReply(NOT_CONFIGURED(lang).format(env=CARDS[card].env_var))]
+
+    async def _deliver(self, card: str, params: dict[str, str], fallback: MarkdownReply, record: CardRecord,
+                       private_to: str | None = None) -> CardReply:
+        out_track_id = f"mailbot-{card}-{uuid.uuid4().hex}"
+        await self._records.put(out_track_id, record.model_dump())
+        return CardReply(card=card, params=params, out_track_id=out_track_id, fallback=fallback, private_to=private_to)
+
+    async def form_card(self, owner: str, source: str, lang: str, mailbox: Mailbox | None = None,
+                        private_to: str | None = None) -> CardReply:
+        """The mailbox form, pre-filled (secret empty) when it edits `mailbox`."""
+        record = CardRecord(card="mailbox_form", lang=lang, owner=owner, source=source,
+                            mode="edit" if mailbox else "add", mailbox=mailbox.name if mailbox else None,
+                            version=mailbox.version if mailbox else None)
+        params = mailbox_form_params(lang, values=mailbox.public() if mailbox else None, mode=record.mode,
+                                     mailbox=record.mailbox, version=record.version)
+        fallback = MarkdownReply(title=params["title"], text=params["intro"])
+        return await self._deliver("mailbox_form", params, fallback, record, private_to)
+
+    async def form(self, msg: IncomingMessage, lang: str, mailbox: Mailbox | None = None) -> list[Reply]:
+        """From a group the form goes to the admin's single chat, so the secret stays private."""
+        if msg.private:
+            return [await self.form_card(msg.sender_staff_id, msg.source, lang, mailbox)]
+        card = await self.form_card(msg.sender_staff_id, msg.source, lang, mailbox, private_to=msg.sender_staff_id)
+        return [card, TextReply(FORM_SENT(lang))]
+
+    async def result(self, msg: IncomingMessage, lang: str, name: str, error: MailbotError | None) -> list[Reply]:
+        """A test's outcome as a result card, with retry and edit buttons."""
+        mailbox = await self.app.mailboxes.find(name)
+        params = result_params(lang, name=name, mode="test", error=error, mailbox=mailbox)
+        record = CardRecord(card="result", lang=lang, owner=msg.sender_staff_id, source=msg.source, mailbox=name,
+                            version=mailbox.version if mailbox else None)
+        fallback = MarkdownReply(title=params["title"], text=params["result_md"])
+        return [await self._deliver("result", params, fallback, record)]
+
+    async def mailbox_list(self, msg: IncomingMessage, lang: str) -> list[Reply]:
+        mailboxes = await self.app.mailboxes.list()
+        params = mailbox_list_params(lang, mailboxes)
+        record = CardRecord(card="mailbox_list", lang=lang, owner=msg.sender_staff_id, source=msg.source)
+        return [await self._deliver("mailbox_list", params, MarkdownReply(title=params["title"], text=params["intro"]),
+                                    record)]
+
+    # -- admins -------------------------------------------------------------------------------
+
+    async def _admin_ids(self) -> set[str]:
+        if self._admins is None:
+            self._admins = {key for key, _ in await self._admins_table.items()}
+        return self._admins
+
+    async def remember_admin(self, msg: IncomingMessage) -> None:
+        """Callbacks carry no admin flag, so the org admins seen in chat are remembered."""
+        if msg.is_admin and msg.sender_staff_id and msg.sender_staff_id not in await self._admin_ids():
+            self._admins = (await self._admin_ids()) | {msg.sender_staff_id}
+            await self._admins_table.put(msg.sender_staff_id, {"source": msg.source})
+
+    async def is_admin(self, user_id: str) -> bool:
+        return bool(user_id) and (user_id in self.app.settings.admin_ids or user_id in await self._admin_ids())
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    async def handle(self, data: dict[str, Any]) -> CallbackResult:
+        """One callback frame's `data` → what to show at once and what to do after."""
+        action = parse_callback(data)
+        raw = await self._records.get(action.out_track_id) if action.out_track_id else None
+        record = CardRecord.model_validate(raw) if raw else None
+        lang = record.lang if record else "zh"
+        result = CallbackResult(user_id=action.user_id)
+        if action.error is not None or record is None:
+            text = UNREADABLE(lang).format(why=action.error) if action.error else UNKNOWN_CARD(lang)
+            result.ack = self._notice(action.out_track_id, record, text)
+            return result
+        if not await self.is_admin(action.user_id):
+            result.ack = self._notice(action.out_track_id, record, ONLY_ADMINS(lang))
+            return result
+        actor = Actor(id=action.user_id, source=record.source)
+        if record.card == "mailbox_form" and action.is_form_submit:
+            return await self._submit(action, record, actor, result)
+        return await self._press(action, record, actor, result)
+
+    def _notice(self, out_track_id: str, record: CardRecord | None, text: str) -> CardUpdate | None:
+        if record is None or "notice" not in CARDS[record.card].variables:
+            return None
+        return CardUpdate(out_track_id=out_track_id, params={"notice": text})
+
+    async def _save_record(self, out_track_id: str, record: CardRecord) -> None:
+        await self._records.put(out_track_id, record.model_dump())
+
+    async def _submit(self, action: CardAction, record: CardRecord, actor: Actor,
+                      result: CallbackResult) -> CallbackResult:
+        lang, track = record.lang, action.out_track_id
+        values = dict(action.form)
+
+        def form(**kwargs: Any) -> CardUpdate:
+            return CardUpdate(out_track_id=track, params=mailbox_form_params(
+                lang, values=values, mode=record.mode, mailbox=record.mailbox, version=record.version, **kwargs))
+
+        if record.state != "open":
+            result.ack = form(status="disabled" if record.state == "done" else "checking",
+                              notice=(ALREADY_SAVED if record.state == "done" else STILL_CHECKING)(lang))
+            return result
+        secret = action.secret
+        try:
+            self.app.mailboxes.validate(values, secret if record.mode == "add" or secret else SecretStr("unchanged"))
+        except InvalidInput as exc:
+            result.ack = form(errors=exc.errors)
+            return result
+        record.state = "checking"
+        await self._save_record(track, record)
+        result.ack = form(status="checking", notice=CHECKING(lang))
+
+        async def check() -> list[Reply]:
+            try:
+                if record.mode == "add":
+                    saved = await self.app.mailboxes.add(values, secret, actor)
+                else:
+                    assert record.mailbox is not None
+                    saved = await self.app.mailboxes.edit(record.mailbox, values, secret, actor,
+                                                          expected_version=record.version)
+            except InvalidInput as exc:
+                record.state = "open"
+                await self._save_record(track, record)
+                return [form(errors=exc.errors)]
+            except MailbotError as exc:
+                record.state = "open"
+                await self._save_record(track, record)
+                notice = "\n\n".join(p for p in (outcome_markdown(lang, mode=record.mode, error=exc),
+                                                 guide_markdown(exc, lang)) if p)
+                return [form(notice=notice)]
+            record.state = "done"
+            await self._save_record(track, record)
+            values.update(saved.mailbox.public())
+            return [form(status="disabled", notice=outcome_markdown(lang, mode=record.mode, mailbox=saved.mailbox,
+                                                                   warnings=saved.warnings))]
+
+        result.later = check
+        return result
+
+    async def _list_update(self, track: str, lang: str, notice: str = "", confirm: str | None = None) -> CardUpdate:
+        params = mailbox_list_params(lang, await self.app.mailboxes.list(), confirm_delete=confirm, notice=notice)
+        return CardUpdate(out_track_id=track, params=params)
+
+    async def _press(self, action: CardAction, record: CardRecord, actor: Actor,
+                     result: CallbackResult) -> CallbackResult:
+        lang, track = record.lang, action.out_track_id
+        name = action.params.get("mailbox", "")
+        version = int(action.params["version"]) if action.params.get("version", "").isdigit() else None
+        kind = action.action
+        on_list = record.card == "mailbox_list"
+        try:
+            if kind == Action.MAILBOX_DELETE_ASK and on_list:
+                result.ack = await self._list_update(track, lang, confirm=name)
+            elif kind == Action.MAILBOX_DELETE_CANCEL and on_list:
+                result.ack = await self._list_update(track, lang)
+            elif kind in DONE:
+                service = self.app.mailboxes
+                if kind == Action.MAILBOX_DELETE:
+                    await service.remove(name, actor, expected_version=version)
+                elif kind == Action.MAILBOX_SET_DEFAULT:
+                    await service.set_default(name, actor, expected_version=version)
+                else:
+                    await service.set_enabled(name, kind == Action.MAILBOX_ENABLE, actor, expected_version=version)
+                result.ack = await self._outcome(record, track, name, DONE[kind](lang).format(name=name))
+            elif kind == Action.MAILBOX_TEST:
+                result.ack = self._notice(track, record, TESTING(lang).format(name=name))
+                result.later = lambda: self._test(record, track, name, actor)
+            elif kind == Action.MAILBOX_EDIT:
+                mailbox = await self.app.mailboxes.get(name)
+                result.extra.append(await self.form_card(actor.id, record.source, lang, mailbox, private_to=actor.id))
+                result.ack = self._notice(track, record, EDIT_SENT(lang).format(name=name))
+            else:
+                result.ack = self._notice(track, record, UNKNOWN_CARD(lang))
+        except Conflict:
+            result.ack = await self._outcome(record, track, name, STALE(lang).format(name=name))
+        except NotFound:
+            result.ack = await self._outcome(record, track, name, GONE(lang).format(name=name))
+        return result
+
+    async def _outcome(self, record: CardRecord, track: str, name: str, notice: str) -> CardUpdate | None:
+        if record.card == "mailbox_list":
+            return await self._list_update(track, record.lang, notice=notice)
+        return self._notice(track, record, notice)
+
+    async def _test(self, record: CardRecord, track: str, name: str, actor: Actor) -> list[Reply]:
+        lang = record.lang
+        error: MailbotError | None = None
+        mailbox: Mailbox | None = None
+        try:
+            mailbox = await self.app.mailboxes.test(name, actor)
+        except MailbotError as exc:
+            error = exc
+            mailbox = await self.app.mailboxes.find(name)
+        if record.card == "result":
+            return [CardUpdate(out_track_id=track, params=result_params(lang, name=name, mode="test", error=error,
+                                                                       mailbox=mailbox))]
+        notice = "\n\n".join(p for p in (f"**{md(name)}**", outcome_markdown(lang, mode="test", error=error, mailbox=mailbox),
+                                         guide_markdown(error, lang)) if p)
+        return [await self._list_update(track, lang, notice=notice)]
