@@ -169,6 +169,8 @@ class Replier:
             return await self.deliver_card(target, reply)
         if isinstance(reply, CardUpdate):
             return await self.update_card(target, reply)
+        if reply.private_to:
+            return await self.to_users([reply.private_to], reply)
         if target.webhook and time.time() * 1000 < target.webhook_expires_ms - WEBHOOK_MARGIN_MS:
             async with self.api.http.post(target.webhook, json=webhook_body(reply)) as response:
                 answer = await response.json(content_type=None)

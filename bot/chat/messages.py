@@ -47,10 +47,12 @@ class IncomingMessage:
 
 @dataclass(frozen=True)
 class TextReply:
-    """Plain text. `expects_secret` tells a terminal front end to read the next line without echo."""
+    """Plain text. `expects_secret` tells a terminal front end to read the next line without echo;
+    `private_to` sends it to that user's single chat with the bot instead of the current conversation."""
 
     text: str
     expects_secret: bool = False
+    private_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class MarkdownReply:
     title: str
     text: str
     expects_secret: bool = False
+    private_to: str | None = None
 
 
 @dataclass(frozen=True)

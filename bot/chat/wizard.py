@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import SecretStr
@@ -314,19 +314,21 @@ class Wizard:
             return [TextReply("\n".join([*notes, *([""] if notes else []), pending.prompt(flow.data, lang)]))]
         flow.state = "secret"
         provider = get_provider(flow.data["type"])
+        guide = short_guide(provider.type, lang) if provider.type != "custom" else []
+        ask = T(zh=f"请发送“{flow.data['name']}”的{provider.secret_name_zh}。它只用于登录检查，加密保存，不会回显。",
+                en=f"Send the {provider.secret_name_en} for '{flow.data['name']}'. It is used for the login check, stored encrypted and never shown.")(lang)
+        prompt = MarkdownReply(title=T(zh="请输入密码", en="Enter the secret")(lang),
+                               text="\n".join([*notes, ask, *(["", *guide] if guide else [])]), expects_secret=True)
         if not msg.private:
             await self.store.drop(key)
             flow.origin = msg.conversation_id
             await self.store.save(self.store.key(msg.sender_staff_id, PRIVATE), flow)
             return [TextReply("\n".join([*notes, T(
                 zh=f"为保护{provider.secret_name_zh}，请在与我的单聊中继续：单聊里你发给我的下一条消息将作为{provider.secret_name_zh}（不会显示出来）。不要在群里发送密码。",
-                en=f"To keep the {provider.secret_name_en} private, continue in a single chat with me: your next message there is taken as the {provider.secret_name_en} (it is never shown). Do not post passwords in the group.")(lang)]))]
+                en=f"To keep the {provider.secret_name_en} private, continue in a single chat with me: your next message there is taken as the {provider.secret_name_en} (it is never shown). Do not post passwords in the group.")(lang)])),
+                replace(prompt, text="\n".join([ask, *(["", *guide] if guide else [])]), private_to=msg.sender_staff_id)]
         await self.store.save(key, flow)
-        guide = short_guide(provider.type, lang) if provider.type != "custom" else []
-        ask = T(zh=f"请发送“{flow.data['name']}”的{provider.secret_name_zh}。它只用于登录检查，加密保存，不会回显。",
-                en=f"Send the {provider.secret_name_en} for '{flow.data['name']}'. It is used for the login check, stored encrypted and never shown.")(lang)
-        return [MarkdownReply(title=T(zh="请输入密码", en="Enter the secret")(lang),
-                              text="\n".join([*notes, ask, *(["", *guide] if guide else [])]), expects_secret=True)]
+        return [prompt]
 
     async def _secret(self, msg: IncomingMessage, key: str, flow: Flow) -> list[Reply]:
         """The message text is the secret: use it for the live check, keep it nowhere."""

@@ -256,3 +256,13 @@ async def test_without_template_ids_the_wizard_runs_and_says_so_once(emu: DingTa
     texts = [m.body.get("text", {}).get("content", "") for m in emu.webhook_messages()]
     assert sum("MAILBOT_CARD_TEMPLATE_MAILBOX_FORM" in t for t in texts) == 1
     assert not emu.card_calls
+
+
+async def test_group_wizard_asks_for_the_secret_in_the_single_chat(emu: DingTalkEmulator, live: DingTalkAdapter) -> None:
+    await say(emu, live, "新建邮箱 名称=通知 账号=notice@qq.com", sender_staff_id="boss", is_admin=True,
+              conversation_type="2", conversation_id="cid-group")
+    [private] = [m for m in emu.robot_messages if m.kind == "oto"]
+    assert private.user_ids == ("boss",)
+    assert "授权码" in private.msg_param["text"]
+    group_texts = [m.body["text"]["content"] for m in emu.webhook_messages("cid-group") if m.body["msgtype"] == "text"]
+    assert any("单聊" in t for t in group_texts)
