@@ -2,12 +2,18 @@
 
 sqlitedict is synchronous, so every call runs in a worker thread; a lock per table keeps a
 transaction's puts from interleaving with another's. Values are encoded as JSON, never pickle.
+
+`items()` keeps a snapshot of the table's JSON text and reuses it while the database files are
+unchanged (any commit, by this process or another, changes their size or mtime), so a small,
+often-read table such as the mailboxes costs no thread hop per read. Reads parse the JSON anew,
+so callers never share a dict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -28,16 +34,33 @@ def _encode(value: Document) -> str:
 
 class SqliteTable(Table):
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._db = SqliteDict(
             str(path),
             tablename="docs",
             autocommit=False,
             journal_mode="WAL",
             encode=_encode,
-            decode=json.loads,
+            decode=str,
             outer_stack=False,
         )
         self._lock = threading.Lock()
+        self._snapshot: dict[str, str] | None = None
+        self._stamp: tuple[int, ...] = ()
+
+    def _file_stamp(self) -> tuple[int, ...]:
+        """Changes with every commit by any process: size and mtime of the file and its WAL."""
+        stamp: list[int] = []
+        for path in (self._path, self._path.with_name(self._path.name + "-wal")):
+            try:
+                info = os.stat(path)
+                stamp += [info.st_mtime_ns, info.st_size]
+            except FileNotFoundError:
+                stamp += [0, 0]
+        return tuple(stamp)
+
+    def _fresh_snapshot(self) -> dict[str, str] | None:
+        return self._snapshot if self._snapshot is not None and self._file_stamp() == self._stamp else None
 
     async def _run(self, fn: Callable[[], T]) -> T:
         def locked() -> T:
@@ -47,7 +70,9 @@ class SqliteTable(Table):
         return await asyncio.to_thread(locked)
 
     async def get(self, key: str) -> Document | None:
-        return await self._run(lambda: self._db.get(key))
+        snapshot = self._fresh_snapshot()
+        raw = snapshot.get(key) if snapshot is not None else await self._run(lambda: self._db.get(key))
+        return json.loads(raw) if raw is not None else None
 
     async def put(self, key: str, value: Document) -> None:
         await self.write({key: value})
@@ -65,6 +90,7 @@ class SqliteTable(Table):
                     del self._db[key]
             self._db.commit(blocking=True)
 
+        self._snapshot = None
         await self._run(txn)
 
     async def delete(self, key: str) -> bool:
@@ -75,10 +101,16 @@ class SqliteTable(Table):
             self._db.commit(blocking=True)
             return True
 
+        self._snapshot = None
         return await self._run(txn)
 
     async def items(self) -> list[tuple[str, Document]]:
-        return await self._run(lambda: list(self._db.items()))
+        snapshot = self._fresh_snapshot()
+        if snapshot is None:
+            stamp = self._file_stamp()  # taken before reading: a commit meanwhile forces a re-read
+            snapshot = await self._run(lambda: dict(self._db.items()))
+            self._snapshot, self._stamp = snapshot, stamp
+        return [(key, json.loads(raw)) for key, raw in snapshot.items()]
 
     async def count(self) -> int:
         return await self._run(lambda: len(self._db))

@@ -146,3 +146,22 @@ async def test_atomic_write_all_or_nothing(tmp_path: Path) -> None:
         await table.write({"b": {"v": 2}, "c": {"v": object()}}, delete=["a"])
     assert await table.items() == [("a", {"v": 1})]
     await storage.close()
+
+
+async def test_reads_see_writes_made_by_another_process(tmp_path: Path) -> None:
+    """The cached snapshot behind items()/get() must notice a commit from another connection."""
+    ours, theirs = SqliteStorage(tmp_path), SqliteStorage(tmp_path)
+    mine, other = ours.table("t"), theirs.table("t")
+    await mine.put("a", {"v": 1})
+    assert await mine.items() == [("a", {"v": 1})]
+    for round_ in range(5):
+        await other.put("a", {"v": round_ + 2})
+        assert await mine.items() == [("a", {"v": round_ + 2})]
+        assert await mine.get("a") == {"v": round_ + 2}
+    await other.delete("a")
+    assert await mine.items() == [] and await mine.get("a") is None
+    rows = await mine.items()
+    rows.append(("b", {}))
+    assert await mine.items() == []  # callers get copies, never the snapshot itself
+    await ours.close()
+    await theirs.close()
