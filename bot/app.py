@@ -5,12 +5,16 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.audit import AuditLog
 from bot.config import Settings
 from bot.mailboxes import MailboxService
 from bot.secrets import SecretBox
 from bot.storage import SqliteStorage, Storage
+
+if TYPE_CHECKING:
+    from bot.relay.service import RelayService
 
 
 @dataclass
@@ -19,6 +23,7 @@ class App:
     storage: Storage
     box: SecretBox
     mailboxes: MailboxService
+    relay: "RelayService | None" = None  # created by bot.relay.component.relay_service on first use
 
     @property
     def audit(self) -> AuditLog:

@@ -284,3 +284,16 @@ class ConnectionLost(SmtpError):
     cause_t = Text(zh="与 SMTP 服务器的连接意外断开。", en="The connection to the SMTP server broke unexpectedly.")
     fix_t = Text(zh="稍后会自动重试；若反复出现，检查网络和服务器设置。",
                  en="It will be retried; if it keeps happening, check the network and the server settings.")
+
+
+class Unauthorized(MailbotError):
+    """Missing or unknown API token (HTTP 401)."""
+
+    code = "unauthorized"
+    exit_code = 3
+
+
+class TooLarge(MailbotError):
+    """A request or mail over the configured size limit (HTTP 413)."""
+
+    code = "too_large"

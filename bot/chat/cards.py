@@ -35,6 +35,7 @@ from cards import (
 from cards.common import guide_markdown, md
 
 CARD_SOURCES = frozenset({"dingtalk", "console"})
+SELF_RENDERED = frozenset({"console"})  # front ends that draw cards themselves need no template id
 
 NOT_CONFIGURED = T(
     zh="（卡片模板未配置：{env} 未设置，先用文字对话完成。配置方法见 cards/README.md。）",
@@ -101,7 +102,7 @@ class Cards:
         return getattr(self.app.settings, setting) if setting else None
 
     def available(self, card: str, msg: IncomingMessage) -> bool:
-        return msg.source in CARD_SOURCES and bool(self.template_id(card))
+        return msg.source in SELF_RENDERED or (msg.source in CARD_SOURCES and bool(self.template_id(card)))
 
     def fallback_note(self, card: str, msg: IncomingMessage, lang: str) -> list[Reply]:
         """Said once per card kind and process, only where cards could be shown at all."""

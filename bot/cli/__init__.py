@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.cli import common
 
-COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell")
+COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell", "token", "template", "send", "outbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -121,6 +121,8 @@ class SmtpSession:
             if protocol is None or protocol._connection_lost:
                 break
             await asyncio.sleep(0)
+        for _ in range(3):  # a transport aiosmtplib closed itself (failed connect) finishes closing too
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> Self:
         return self
@@ -155,5 +157,6 @@ async def _speaks_tls(host: str, port: int, timeout: float) -> bool:
             asyncio.open_connection(host, port, ssl=probe, server_hostname=host), timeout)
     except (OSError, asyncio.TimeoutError, ssl.SSLError):
         return False
-    writer.close()
+    writer.transport.abort()
+    await asyncio.sleep(0)
     return True

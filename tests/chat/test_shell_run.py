@@ -18,7 +18,7 @@ from tests.support.smtpd import SmtpServer
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-    return {**env, "MAILBOT_DATA_DIR": str(data_dir), **extra}
+    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", **extra}
 
 
 async def run_bot(args: list[str], stdin: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -54,8 +54,12 @@ async def _start_run(env: dict[str, str]) -> asyncio.subprocess.Process:
 async def test_run_local_mode_until_signal(tmp_path: Path, sig: signal.Signals) -> None:
     proc = await _start_run(env_for(tmp_path / "data", LANG="en_US.UTF-8"))
     assert proc.stderr is not None
-    line = await asyncio.wait_for(proc.stderr.readline(), 30)
-    assert b"Local mode" in line
+    seen = b""
+    while b"Local mode" not in seen:  # after the HTTP API and console addresses
+        line = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert line, seen
+        seen += line
+    assert b"Web console: http://127.0.0.1:" in seen
     proc.send_signal(sig)
     assert await asyncio.wait_for(proc.wait(), 30) == 0
 

@@ -1,0 +1,1 @@
+"""Local web console: the whole bot (chat, cards, mailboxes, outbox, audit) in a browser."""

@@ -1,0 +1,212 @@
+"""The console's aiohttp application: page, static files, and a JSON API over the same services.
+
+Handlers only translate HTTP to service calls (MailboxService, RelayService, AuditLog, the chat
+adapter) and back; all rules live in those services. Mount it with `mount(parent, console)`: the
+console answers under /console and `/` redirects there, so it shares a server with the relay API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapters.console import GROUP, PERSONAS, ConsoleChat
+from bot.app import App
+from bot.audit import Actor
+from bot.chat.router import Router
+from bot.console import access as acc
+from bot.console.outbox import snapshot, stream
+from bot.errors import Conflict, InvalidInput, MailbotError, NotFound, SmtpError
+from bot.relay.service import RelayService
+
+PREFIX = "/console"
+STATIC = Path(__file__).parent / "static"
+ACTOR = Actor(id="console", name="web console", source="console", is_admin=True)
+CONVERSATIONS = ("admin", "member", GROUP)
+STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = ((NotFound, 404), (Conflict, 409), (InvalidInput, 422))
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>mailbot console · login</title>
+<link rel="stylesheet" href="static/app.css"></head><body class="login"><main>
+<h1>mailbot</h1><form method="post" action="login">
+<label for="token">Console token / 控制台令牌</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button class="btn primary" type="submit">Log in / 登录</button>{error}</form></main></body></html>"""
+
+
+@dataclass
+class Services:
+    """What the console needs from the running bot; `relay` is None while the relay is not running."""
+
+    app: App
+    router: Router
+    relay: RelayService | None = None
+
+
+def _lang(request: web.Request) -> str:
+    return "en" if request.headers.get("X-Console-Lang", request.query.get("lang", "")) == "en" else "zh"
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: acc.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except MailbotError as exc:
+        status = next((code for cls, code in STATUS_OF if isinstance(exc, cls)), 400)
+        return web.json_response({"error": exc.code, "message": exc.message(_lang(request))}, status=status)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+class Console:
+    def __init__(self, services: Services, access: acc.Access) -> None:
+        self.services = services
+        self.access = access
+        self.chat = ConsoleChat(services.router.handle, services.router.cards.handle)
+        self.closing = asyncio.Event()
+
+    # ---- page and login -------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def login_page(self, request: web.Request) -> web.Response:
+        if not self.access.login_required:
+            raise web.HTTPSeeOther(f"{PREFIX}/")
+        return web.Response(text=LOGIN_PAGE.format(error=""), content_type="text/html")
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if not self.access.check_token(str(form.get("token", ""))):
+            await asyncio.sleep(0.5)  # slows guessing; the token should be long anyway
+            error = '<p class="error" role="alert">Wrong token / 令牌不对</p>'
+            return web.Response(text=LOGIN_PAGE.format(error=error), content_type="text/html", status=401)
+        sid, _ = self.access.new_session()
+        response = web.Response(status=303, headers={"Location": f"{PREFIX}/"})
+        self.access.set_cookie(request, response, sid)
+        return response
+
+    async def session(self, request: web.Request) -> web.Response:
+        session = request[acc.SESSION]
+        return web.json_response({"csrf": session.csrf, "relay": self.services.relay is not None,
+                                  "login_required": self.access.login_required,
+                                  "personas": {k: p.staff_id for k, p in PERSONAS.items()}})
+
+    # ---- chat -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _conversation(request: web.Request) -> str:
+        name = request.match_info["conversation"]
+        if name not in CONVERSATIONS:
+            raise web.HTTPNotFound(text="unknown conversation")
+        return name
+
+    async def history(self, request: web.Request) -> web.Response:
+        return web.json_response({"entries": self.chat.history(self._conversation(request))})
+
+    async def say(self, request: web.Request) -> web.Response:
+        conversation = self._conversation(request)
+        body = await _json_body(request)
+        persona = conversation if conversation != GROUP else str(body.get("persona", "admin"))
+        text = body.get("text")
+        if persona not in PERSONAS or not isinstance(text, str) or not text.strip():
+            raise web.HTTPBadRequest(text="needs a persona (admin|member) and a non-empty text")
+        entries = await self.chat.send(conversation, persona, text)  # type: ignore[arg-type]
+        return web.json_response({"entries": entries,
+                                  "expects_secret": self.chat.expects_secret(conversation, persona)})
+
+    async def card_callback(self, request: web.Request) -> web.Response:
+        """The body is DingTalk's callback shape: {outTrackId, userId, content: JSON string}."""
+        return web.json_response({"entries": await self.chat.callback(await _json_body(request))})
+
+    # ---- mailboxes ------------------------------------------------------------------------
+
+    async def mailboxes(self, request: web.Request) -> web.Response:
+        listed = await self.services.app.mailboxes.list()
+        return web.json_response({"mailboxes": [m.public() for m in sorted(listed, key=lambda m: m.name.casefold())]})
+
+    async def mailbox_action(self, request: web.Request) -> web.Response:
+        service, name, action = self.services.app.mailboxes, request.match_info["name"], request.match_info["action"]
+        if action == "test":
+            try:
+                mailbox = await service.test(name, ACTOR)
+            except SmtpError as exc:
+                return web.json_response({"ok": False, "message": exc.message(_lang(request))})
+        elif action in ("enable", "disable"):
+            mailbox = await service.set_enabled(name, action == "enable", ACTOR)
+        elif action == "default":
+            mailbox = await service.set_default(name, ACTOR)
+        else:
+            raise web.HTTPNotFound(text="unknown action")
+        return web.json_response({"ok": True, "mailbox": mailbox.public()})
+
+    async def mailbox_delete(self, request: web.Request) -> web.Response:
+        mailbox = await self.services.app.mailboxes.remove(request.match_info["name"], ACTOR)
+        return web.json_response({"ok": True, "mailbox": mailbox.public()})
+
+    # ---- outbox and audit -----------------------------------------------------------------
+
+    async def outbox(self, request: web.Request) -> web.Response:
+        return web.json_response(await snapshot(self.services.relay))
+
+    async def outbox_events(self, request: web.Request) -> web.StreamResponse:
+        return await stream(request, self.services.relay, self.closing)
+
+    async def retry(self, request: web.Request) -> web.Response:
+        if self.services.relay is None:
+            return web.json_response({"error": "relay_not_running", "message": "relay not running"}, status=503)
+        mail = await self.services.relay.retry(request.match_info["id"])
+        return web.json_response({"ok": True, "mail": mail.view()})
+
+    async def audit(self, request: web.Request) -> web.Response:
+        entries = await self.services.app.audit.entries(limit=200)
+        return web.json_response({"entries": [e.model_dump(mode="json") for e in reversed(entries)]})
+
+    async def _close(self, app: web.Application) -> None:
+        self.closing.set()
+
+
+def build_console(services: Services, access: acc.Access) -> web.Application:
+    """The console as an aiohttp application, to be mounted at PREFIX."""
+    console = Console(services, access)
+    app = web.Application(middlewares=[acc.middleware(access, PREFIX), errors_as_json])
+    app.on_shutdown.append(console._close)
+    app.add_routes([
+        web.get("/", console.index),
+        web.get("/login", console.login_page),
+        web.post("/login", console.login),
+        web.static("/static", STATIC, append_version=False),
+        web.get("/api/session", console.session),
+        web.get("/api/chat/{conversation}", console.history),
+        web.post("/api/chat/{conversation}", console.say),
+        web.post("/api/cards/callback", console.card_callback),
+        web.get("/api/mailboxes", console.mailboxes),
+        web.post("/api/mailboxes/{name}/{action}", console.mailbox_action),
+        web.delete("/api/mailboxes/{name}", console.mailbox_delete),
+        web.get("/api/outbox", console.outbox),
+        web.get("/api/outbox/events", console.outbox_events),
+        web.post("/api/outbox/{id}/retry", console.retry),
+        web.get("/api/audit", console.audit),
+    ])
+    return app
+
+
+def mount(parent: web.Application, console: web.Application) -> None:
+    """Serve the console under /console on `parent` (the relay's app) and send `/` there."""
+    async def to_console(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{PREFIX}/")
+
+    parent.router.add_get("/", to_console)
+    parent.add_subapp(PREFIX, console)

@@ -1,0 +1,289 @@
+// mailbot console: a thin page over the console API. No rules here: the server decides,
+// the page sends what the user did and shows what comes back (server-rendered, escaped HTML).
+"use strict";
+
+const I18N = {
+  zh: {chat: "聊天", mailboxes: "邮箱", outbox: "发送记录", audit: "审计日志", conversation: "会话",
+    conv_admin: "单聊 · 管理员", conv_member: "单聊 · 成员", conv_group: "群聊", speak_as: "发言身份",
+    admin: "管理员", member: "成员", message: "消息", message_ph: "输入消息，例如：帮助", secret_ph: "输入密码/授权码（不会显示）",
+    send: "发送", refresh: "刷新", name: "名称", type: "类型", account: "账号", state: "状态", last_check: "上次检查",
+    actions: "操作", created: "时间", mailbox: "邮箱", to: "收件人", subject: "主题", status: "状态", attempts: "尝试次数",
+    last_error: "最后错误", time: "时间", actor: "操作人", action: "动作", target: "对象", result: "结果", changes: "变更",
+    test: "测试", enable: "启用", disable: "停用", make_default: "设为默认", delete: "删除", confirm_delete: "确认删除",
+    cancel: "取消", retry: "重试", enabled: "已启用", disabled: "已停用", default: "默认", never: "未检查",
+    ok: "成功", failed: "失败", relay_off: "中继未运行：发送记录不可用。", no_mailboxes: "还没有邮箱。",
+    no_mail: "还没有邮件。", live: "实时更新中", confirm_q: "确定删除“{name}”？", deleted: "已删除 {name}",
+    test_ok: "{name} 登录成功", error: "出错了", you: "你"},
+  en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
+    conv_admin: "Single chat · admin", conv_member: "Single chat · member", conv_group: "Group chat",
+    speak_as: "Speak as", admin: "admin", member: "member", message: "Message", message_ph: "Type a message, e.g. help",
+    secret_ph: "Type the password / app password (not shown)", send: "Send", refresh: "Refresh", name: "Name",
+    type: "Type", account: "Account", state: "State", last_check: "Last check", actions: "Actions", created: "Created",
+    mailbox: "Mailbox", to: "To", subject: "Subject", status: "Status", attempts: "Attempts", last_error: "Last error",
+    time: "Time", actor: "Who", action: "Action", target: "Target", result: "Result", changes: "Changes", test: "Test",
+    enable: "Enable", disable: "Disable", make_default: "Make default", delete: "Delete", confirm_delete: "Confirm delete",
+    cancel: "Cancel", retry: "Retry", enabled: "enabled", disabled: "disabled", default: "default", never: "not checked",
+    ok: "ok", failed: "failed", relay_off: "relay not running: the outbox is not available.",
+    no_mailboxes: "No mailboxes yet.", no_mail: "No mail yet.", live: "live", confirm_q: "Delete '{name}'?",
+    deleted: "Deleted {name}", test_ok: "{name}: login works", error: "Error", you: "you"},
+};
+
+const state = {csrf: "", personas: {}, lang: localStorage.getItem("mailbot.lang") || "zh",
+  view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null};
+const $ = (sel, root = document) => root.querySelector(sel);
+const t = (key, vars = {}) => (I18N[state.lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+async function api(method, path, body) {
+  const headers = {"X-Console-Lang": state.lang};
+  if (method !== "GET") Object.assign(headers, {"Content-Type": "application/json", "X-CSRF-Token": state.csrf});
+  const response = await fetch(path, {method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body)});
+  if (response.status === 401) { location.href = "login"; throw new Error("login"); }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), {status: response.status});
+  return data;
+}
+
+// ---- i18n -------------------------------------------------------------------------------
+
+function applyLang() {
+  document.documentElement.lang = state.lang;
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("#message").placeholder = t(state.secretNext ? "secret_ph" : "message_ph");
+  $("#lang").textContent = state.lang === "zh" ? "EN" : "中文";
+  if (state.view !== "chat") show(state.view);
+}
+
+// ---- chat -------------------------------------------------------------------------------
+
+function entryNode(entry) {
+  const mine = entry.from === "user";
+  const who = mine ? `${t("you")} · ${t(entry.persona)}` : "mailbot";
+  const body = el("div", {class: entry.kind === "card" ? "card-wrap" : "bubble"});
+  body.innerHTML = entry.html;  // server-rendered and escaped
+  const item = el("li", {class: `msg ${mine ? "mine" : "bot"}`}, el("span", {class: "who", text: who}), body);
+  if (entry.kind === "card") item.id = `card-${entry.card_id}`;
+  return item;
+}
+
+function showEntries(entries) {
+  const list = $("#transcript");
+  for (const entry of entries) {
+    if (entry.kind === "card_update") {
+      const old = document.getElementById(`card-${entry.card_id}`);
+      if (old) { old.querySelector(".card-wrap").innerHTML = entry.html; continue; }
+    }
+    list.append(entryNode(entry));
+  }
+  list.lastElementChild?.scrollIntoView({block: "end"});
+}
+
+function note(text) {
+  $("#transcript").append(el("li", {class: "msg note", role: "alert"}, el("div", {class: "bubble", text})));
+}
+
+async function loadChat() {
+  $("#persona-box").hidden = state.conversation !== "group";
+  $("#transcript").replaceChildren();
+  setSecret(false);
+  showEntries((await api("GET", `api/chat/${state.conversation}`)).entries);
+}
+
+function speaker() { return state.conversation === "group" ? state.persona : state.conversation; }
+
+function setSecret(on) {
+  state.secretNext = on;
+  const input = $("#message");
+  input.type = on ? "password" : "text";
+  input.autocomplete = on ? "new-password" : "off";
+  input.placeholder = t(on ? "secret_ph" : "message_ph");
+}
+
+async function send(event) {
+  event.preventDefault();
+  const input = $("#message");
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = "";
+  try {
+    const data = await api("POST", `api/chat/${state.conversation}`, {persona: speaker(), text});
+    setSecret(Boolean(data.expects_secret));
+    showEntries(data.entries);
+  } catch (err) { note(`${t("error")}: ${err.message}`); }
+  input.focus();
+}
+
+function formValues(form) {
+  const values = {};
+  for (const field of form.elements) {
+    if (!field.name) continue;
+    if (field.dataset.kind === "select") {
+      if (field.value) values[field.name] = {index: field.selectedIndex - 1, value: field.value};
+    } else if (field.value !== "") values[field.name] = field.value;
+  }
+  return values;
+}
+
+async function cardAction(cardItem, action, params) {
+  const payload = {outTrackId: cardItem.id.slice("card-".length), userId: state.personas[speaker()],
+    content: JSON.stringify({cardPrivateData: {actionIds: action ? [action] : [], params}})};
+  try {
+    showEntries((await api("POST", "api/cards/callback", payload)).entries);
+  } catch (err) { note(`${t("error")}: ${err.message}`); }
+}
+
+function onCardClick(event) {
+  const button = event.target.closest("button[data-action]");
+  const card = event.target.closest("li[id^='card-']");
+  if (!button || !card) return;
+  cardAction(card, button.dataset.action, JSON.parse(button.dataset.params || "{}"));
+}
+
+function onCardSubmit(event) {
+  const form = event.target.closest("form.card-form");
+  const card = event.target.closest("li[id^='card-']");
+  if (!form || !card) return;
+  event.preventDefault();
+  const params = {...JSON.parse(form.dataset.params || "{}"), form: formValues(form)};
+  for (const secret of form.querySelectorAll("input[type=password]")) secret.value = "";
+  cardAction(card, form.dataset.action, params);
+}
+
+// ---- mailboxes --------------------------------------------------------------------------
+
+function checkText(check) {
+  if (!check) return t("never");
+  const when = new Date(check.at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB");
+  return `${check.ok ? "✅ " + t("ok") : "❌ " + (check.code || t("failed"))} · ${when}`;
+}
+
+function mailboxActions(m, cell) {
+  const act = (action) => async () => {
+    try {
+      const res = await api("POST", `api/mailboxes/${encodeURIComponent(m.name)}/${action}`);
+      $("#mb-status").textContent = res.ok ? (action === "test" ? t("test_ok", {name: m.name}) : "")
+        : `${m.name}: ${res.message}`;
+    } catch (err) { $("#mb-status").textContent = `${t("error")}: ${err.message}`; }
+    await loadMailboxes();
+  };
+  const askDelete = () => {
+    const confirm = el("button", {type: "button", class: "btn danger", text: t("confirm_delete"), onclick: async () => {
+      try {
+        await api("DELETE", `api/mailboxes/${encodeURIComponent(m.name)}`);
+        $("#mb-status").textContent = t("deleted", {name: m.name});
+      } catch (err) { $("#mb-status").textContent = `${t("error")}: ${err.message}`; }
+      await loadMailboxes();
+    }});
+    const cancel = el("button", {type: "button", class: "btn", text: t("cancel"), onclick: () => loadMailboxes()});
+    cell.replaceChildren(el("span", {class: "confirm", text: t("confirm_q", {name: m.name})}), confirm, cancel);
+    confirm.focus();
+  };
+  cell.replaceChildren(
+    el("button", {type: "button", class: "btn", text: t("test"), onclick: act("test")}),
+    el("button", {type: "button", class: "btn", text: t(m.enabled ? "disable" : "enable"),
+      onclick: act(m.enabled ? "disable" : "enable")}),
+    m.default ? null : el("button", {type: "button", class: "btn", text: t("make_default"), onclick: act("default")}),
+    el("button", {type: "button", class: "btn danger", text: t("delete"), onclick: askDelete}));
+}
+
+async function loadMailboxes() {
+  const {mailboxes} = await api("GET", "api/mailboxes");
+  const rows = mailboxes.map((m) => {
+    const actions = el("td", {class: "actions"});
+    mailboxActions(m, actions);
+    return el("tr", {"data-name": m.name},
+      el("td", {}, el("strong", {text: m.name}), m.default ? el("span", {class: "badge", text: t("default")}) : null),
+      el("td", {text: m.type}), el("td", {text: m.account}),
+      el("td", {text: t(m.enabled ? "enabled" : "disabled")}),
+      el("td", {text: checkText(m.last_check), title: m.last_check?.reason || ""}), actions);
+  });
+  $("#mb-table tbody").replaceChildren(...rows);
+  if (!mailboxes.length) $("#mb-status").textContent = t("no_mailboxes");
+}
+
+// ---- outbox -----------------------------------------------------------------------------
+
+function showOutbox(data) {
+  $("#ob-status").textContent = data.running ? (data.mails.length ? t("live") : t("no_mail")) : t("relay_off");
+  const rows = data.mails.map((m) => el("tr", {"data-id": m.id, "data-status": m.status},
+    el("td", {text: new Date(m.created_at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")}),
+    el("td", {text: m.mailbox}), el("td", {text: m.to.join(", ")}), el("td", {text: m.subject}),
+    el("td", {}, el("span", {class: `status-${m.status}`, text: m.status})),
+    el("td", {text: String(m.attempts)}), el("td", {text: m.last_error || ""}),
+    el("td", {class: "actions"}, m.status === "failed" ? el("button", {type: "button", class: "btn", text: t("retry"),
+      onclick: async () => {
+        try { await api("POST", `api/outbox/${encodeURIComponent(m.id)}/retry`); }
+        catch (err) { $("#ob-status").textContent = `${t("error")}: ${err.message}`; }
+      }}) : null)));
+  $("#ob-table tbody").replaceChildren(...rows);
+}
+
+function watchOutbox(on) {
+  if (state.events) { state.events.close(); state.events = null; }
+  if (!on) return;
+  state.events = new EventSource("api/outbox/events");
+  state.events.addEventListener("outbox", (e) => {
+    const data = JSON.parse(e.data);
+    showOutbox(data);
+    if (!data.running) watchOutbox(false);
+  });
+}
+
+// ---- audit ------------------------------------------------------------------------------
+
+async function loadAudit() {
+  const {entries} = await api("GET", "api/audit");
+  $("#au-table tbody").replaceChildren(...entries.map((e) => el("tr", {},
+    el("td", {text: new Date(e.at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")}),
+    el("td", {text: e.actor}), el("td", {text: e.action}), el("td", {text: e.target}),
+    el("td", {text: e.ok ? t("ok") : t("failed")}),
+    el("td", {}, el("code", {text: JSON.stringify(e.changes)})))));
+}
+
+// ---- views ------------------------------------------------------------------------------
+
+async function show(view) {
+  state.view = view;
+  for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-pressed", String(tab.dataset.view === view));
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
+  watchOutbox(view === "outbox");
+  try {
+    if (view === "mailboxes") await loadMailboxes();
+    if (view === "audit") await loadAudit();
+  } catch (err) { $(`#view-${view} .status`)?.replaceChildren(`${t("error")}: ${err.message}`); }
+}
+
+async function main() {
+  const session = await api("GET", "api/session");
+  state.csrf = session.csrf;
+  state.personas = session.personas;
+  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => show(tab.dataset.view));
+  $("#lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    localStorage.setItem("mailbot.lang", state.lang);
+    applyLang();
+  });
+  $("#conversation").addEventListener("change", (e) => { state.conversation = e.target.value; loadChat(); });
+  $("#persona").addEventListener("change", (e) => { state.persona = e.target.value; });
+  $("#composer").addEventListener("submit", send);
+  $("#transcript").addEventListener("click", onCardClick);
+  $("#transcript").addEventListener("submit", onCardSubmit);
+  $("#mb-refresh").addEventListener("click", loadMailboxes);
+  $("#au-refresh").addEventListener("click", loadAudit);
+  applyLang();
+  await loadChat();
+  document.body.dataset.ready = "true";
+}
+
+main();

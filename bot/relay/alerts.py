@@ -1,0 +1,86 @@
+"""Alerts for admins: a mail failed for good, or a mailbox's login started failing.
+
+The worker calls an AlertSink; `mailbot run` wires one that posts to DingTalk, local mode logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.errors import MailbotError, SmtpError
+
+log = logging.getLogger("mailbot.relay.alerts")
+
+Kind = Literal["mail_failed", "login_failing"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: Kind
+    mailbox: str
+    code: str
+    reason_zh: str
+    reason_en: str
+    mail_id: str | None = None
+    provider_type: str | None = None
+    offers_guide: bool = False
+
+    @classmethod
+    def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None) -> Alert:
+        smtp = error if isinstance(error, SmtpError) else None
+        return cls(kind=kind, mailbox=mailbox, code=error.code, reason_zh=error.message("zh"),
+                   reason_en=error.message("en"), mail_id=mail_id,
+                   provider_type=smtp.provider_type if smtp else None,
+                   offers_guide=bool(smtp and smtp.offers_guide))
+
+    def title(self, lang: str = "zh") -> str:
+        if self.kind == "mail_failed":
+            return f"邮件发送失败：{self.mailbox}" if lang == "zh" else f"Mail failed: {self.mailbox}"
+        return f"邮箱登录失败：{self.mailbox}" if lang == "zh" else f"Mailbox login failing: {self.mailbox}"
+
+    def markdown(self, lang: str = "zh") -> str:
+        """Reason and fix (both are in the classified message); a pointer to the provider's guide."""
+        lines = [f"### {self.title(lang)}"]
+        if self.mail_id:
+            lines.append(("邮件 ID：" if lang == "zh" else "Mail ID: ") + f"`{self.mail_id}`")
+        lines.append(self.reason_zh if lang == "zh" else self.reason_en)
+        if self.offers_guide and self.provider_type:
+            lines.append(f"指引：发送“指引 {self.provider_type}”查看设置步骤。" if lang == "zh"
+                         else f"Guide: send 'guide {self.provider_type}' for the set-up steps.")
+        if self.mail_id:
+            lines.append(f"修复后发送“重试 {self.mail_id}”。" if lang == "zh"
+                         else f"After fixing it, send 'retry {self.mail_id}'.")
+        return "\n\n".join(lines)
+
+
+class AlertSink(Protocol):
+    async def alert(self, event: Alert) -> None: ...
+
+
+class LoggingSink:
+    """Local mode: a warning in the log (the shell shows stderr)."""
+
+    def __init__(self) -> None:
+        self.events: list[Alert] = []
+
+    async def alert(self, event: Alert) -> None:
+        self.events.append(event)
+        log.warning("%s [%s] %s", event.title("en"), event.code, event.reason_en.replace("\n", " | "))
+
+
+class NotifySink:
+    """Sends the markdown to a chat notifier (e.g. Runtime.notify_admins) and logs it too."""
+
+    def __init__(self, notify: Callable[[str, str], Awaitable[None]]) -> None:
+        self._notify = notify
+        self._log = LoggingSink()
+
+    async def alert(self, event: Alert) -> None:
+        await self._log.alert(event)
+        try:
+            await self._notify(event.markdown("zh"), event.title("zh"))
+        except Exception:  # noqa: BLE001 - an alert channel outage must not stop delivery
+            log.exception("could not deliver alert to chat")

@@ -1,0 +1,76 @@
+"""The relay as a `mailbot run` component: the HTTP API plus the delivery worker.
+
+start(): the worker picks up everything still queued on disk, then the API listens.
+stop() (SIGTERM): the API stops taking mail first, then in-flight sends finish (or, after the
+grace period, are cancelled and stay queued on disk, to go out after restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapters.http import make_app
+from bot.app import App
+from bot.relay.alerts import AlertSink, LoggingSink, NotifySink
+from bot.relay.service import RelayService
+from bot.relay.worker import Worker
+
+log = logging.getLogger("mailbot.relay")
+
+
+def relay_service(app: App) -> RelayService:
+    """One RelayService per App (the chat commands and the API share its counters)."""
+    if app.relay is None:
+        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=app.settings.max_mail_bytes,
+                                 cache_s=app.settings.relay_poll_s)
+    return app.relay
+
+
+class RelayComponent:
+    """Owns the HTTP server. Components started before it may add routes through `mounts` (the
+    web console does) and learn the bound port through `on_ready`."""
+
+    name = "relay"
+
+    def __init__(self, app: App, alerts: AlertSink | None = None) -> None:
+        self.app = app
+        self.relay = relay_service(app)
+        self.worker = Worker(self.relay, app.settings, alerts or LoggingSink())
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.mounts: list[Callable[[web.Application], None]] = []
+        self.on_ready: list[Callable[[str, int], None]] = []
+
+    async def start(self) -> None:
+        await self.worker.start()
+        http = make_app(self.relay)
+        for mount in self.mounts:
+            mount(http)
+        self._runner = web.AppRunner(http, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        s = self.app.settings
+        site = web.TCPSite(self._runner, s.http_host, s.http_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else s.http_port
+        host = f"[{s.http_host}]" if ":" in s.http_host else s.http_host
+        print(f"HTTP API: http://{host}:{self.port}/v1/mails", file=sys.stderr, flush=True)
+        for ready in self.on_ready:
+            ready(host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.worker.stop()
+
+
+def relay(runtime: Any) -> RelayComponent:
+    """Factory for bot.cli.run COMPONENTS: alerts go to the admins' chat via runtime.notify_admins."""
+    return RelayComponent(runtime.app, NotifySink(runtime.notify_admins))

@@ -1,0 +1,214 @@
+"""Durable outbox: three tables, and an in-memory schedule rebuilt from them at start.
+
+- `outbox_mails`: id → MailRecord (status, attempts, errors; small).
+- `outbox_content`: id → Content, kept until the mail is sent (a failed mail can be retried).
+- `outbox_queue`: id → {due, at, mailbox}: only mails still to send, so the worker's scan is
+  O(pending), and it can route a due mail to its mailbox's lane without reading the record.
+
+Write order makes every crash point safe: content, then queue, then the record on enqueue (a
+queue entry without a record is dropped at load: the client never got its 202); the record, then
+the queue entry on completion (a queue entry of a sent mail is dropped at load). `sending` is
+never stored: a mail in flight at a crash is still `queued`/`retrying` and is sent again after
+restart, with its stored Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.relay.batch import GroupCommit
+from bot.relay.models import Content, MailRecord
+from bot.storage import Storage
+
+PENDING = ("queued", "retrying")
+CACHE_MAX = 64 * 1024 * 1024
+CACHE_ITEM_MAX = 1024 * 1024
+
+
+def content_size(content: Content) -> int:
+    return len(content.raw_b64)
+ORPHAN_AGE_S = 300.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    def __init__(self, storage: Storage) -> None:
+        self.mails = storage.table("outbox_mails")
+        self.content = storage.table("outbox_content")
+        self.queue = storage.table("outbox_queue")
+        self._heap: list[tuple[float, str, str]] = []  # (due, id, mailbox)
+        self._scheduled: set[str] = set()  # on the timetable
+        self._routed: set[str] = set()  # taken off it, waiting for a sender to claim it
+        self.inflight: set[str] = set()
+        self._wake = asyncio.Event()
+        self._adds = GroupCommit(self._flush_adds, linger_s=0.001)
+        # Completions wait a little longer: nobody waits on them (the connection is already free).
+        self._sents = GroupCommit(self._flush_sent, linger_s=0.01)
+        # Mails this process enqueued, until claimed: the hot path skips two reads per mail.
+        # Safe because nothing else changes a pending mail (retry only applies to failed ones).
+        self._cache: dict[str, tuple[MailRecord, Content]] = {}
+        self._cache_bytes = 0
+
+    # ---- schedule (memory) ------------------------------------------------------------------
+
+    def schedule(self, mail_id: str, due: float, mailbox: str) -> None:
+        """Put a mail on the in-memory timetable (idempotent; in-flight mails are left alone)."""
+        if mail_id in self._scheduled or mail_id in self._routed or mail_id in self.inflight:
+            return
+        self._scheduled.add(mail_id)
+        heapq.heappush(self._heap, (due, mail_id, mailbox))
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._scheduled) + len(self._routed) + len(self.inflight)
+
+    async def rescan(self) -> None:
+        """Pick up mail queued or retried by another process (CLI); cheap: queue docs are tiny."""
+        for mail_id, doc in await self.queue.items():
+            self.schedule(mail_id, float(doc.get("due", 0)), str(doc.get("mailbox", "")))
+
+    async def next_due(self, timeout: float) -> tuple[str, str] | None:
+        """The next mail whose time has come, waiting at most `timeout` seconds (None: nothing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            if self._heap:
+                due, mail_id, mailbox = self._heap[0]
+                if due <= time.time():
+                    heapq.heappop(self._heap)
+                    self._scheduled.discard(mail_id)
+                    self._routed.add(mail_id)
+                    return mail_id, mailbox
+                wait = min(due - time.time(), deadline - time.monotonic())
+            else:
+                wait = deadline - time.monotonic()
+            if wait <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except TimeoutError:
+                pass
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ---- durable state ----------------------------------------------------------------------
+
+    async def add(self, record: MailRecord, content: Content) -> None:
+        """Durable when this returns (group-committed with concurrent enqueues)."""
+        await self._adds.submit((record, content))
+        if content_size(content) <= CACHE_ITEM_MAX and self._cache_bytes < CACHE_MAX:
+            self._cache[record.id] = (record, content)
+            self._cache_bytes += content_size(content)
+        self.schedule(record.id, 0.0, record.mailbox)
+
+    async def _flush_adds(self, batch: list[tuple[MailRecord, Content]]) -> None:
+        at = time.time()
+        await self.content.write({r.id: c.model_dump(mode="json") for r, c in batch})
+        await self.queue.write({r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _ in batch})
+        await self.mails.write({r.id: r.model_dump(mode="json") for r, _ in batch})
+
+    async def get(self, mail_id: str) -> MailRecord | None:
+        doc = await self.mails.get(mail_id)
+        if doc is None:
+            return None
+        record = MailRecord.model_validate(doc)
+        if mail_id in self.inflight and record.status in PENDING:
+            record.status = "sending"
+        return record
+
+    async def claim(self, mail_id: str) -> tuple[MailRecord, Content] | None:
+        """Mark a due mail in flight; stale ids (sent, failed, gone) are cleaned up and skipped."""
+        self._routed.discard(mail_id)
+        if mail_id in self.inflight:  # never two sends of one mail at once
+            return None
+        cached = self._cache.pop(mail_id, None)
+        if cached is not None:  # enqueued by this process and untouched since: no reads needed
+            self._cache_bytes -= content_size(cached[1])
+            self.inflight.add(mail_id)
+            return cached[0].model_copy(), cached[1]
+        doc, raw = await asyncio.gather(self.mails.get(mail_id), self.content.get(mail_id))
+        if doc is None:
+            # Either a crash between queue and record (the client got no 202), or another process
+            # is enqueueing right now: drop it only once it is clearly old.
+            entry = await self.queue.get(mail_id)
+            if entry is not None and time.time() - float(entry.get("at", 0)) > ORPHAN_AGE_S:
+                await self.queue.delete(mail_id)
+            return None
+        record = MailRecord.model_validate(doc)
+        if record.status not in PENDING:
+            await self.queue.delete(mail_id)
+            return None
+        if raw is None:  # cannot happen with the write order above; never loop on it
+            await self.queue.delete(mail_id)
+            return None
+        self.inflight.add(mail_id)
+        return record, Content.model_validate(raw)
+
+    async def release(self, mail_id: str) -> None:
+        """Give a routed or in-flight mail back untouched (shutdown): it is sent after restart."""
+        self._routed.discard(mail_id)
+        self.inflight.discard(mail_id)
+
+    async def sent(self, record: MailRecord) -> None:
+        """Group commit: completions that finish together share one transaction per table.
+
+        A crash before the commit only means the mail is sent again (same Message-ID), which is
+        the in-flight case the design allows.
+        """
+        record.status, record.sent_at = "sent", now()
+        await self._sents.submit(record)
+
+    async def _flush_sent(self, batch: list[MailRecord]) -> None:
+        ids = [r.id for r in batch]
+        try:
+            await self.mails.write({r.id: r.model_dump(mode="json") for r in batch})
+            await asyncio.gather(self.queue.write({}, delete=ids), self.content.write({}, delete=ids))
+        finally:
+            self.inflight.difference_update(ids)
+
+    async def retry_later(self, record: MailRecord, delay_s: float) -> None:
+        record.status = "retrying"
+        due = time.time() + delay_s
+        await self.mails.put(record.id, record.model_dump(mode="json"))
+        await self.queue.put(record.id, {"due": due, "at": time.time(), "mailbox": record.mailbox})
+        self.inflight.discard(record.id)
+        self.schedule(record.id, due, record.mailbox)
+
+    async def failed(self, record: MailRecord) -> None:
+        record.status = "failed"
+        await self.mails.put(record.id, record.model_dump(mode="json"))
+        await self.queue.delete(record.id)
+        self.inflight.discard(record.id)
+
+    async def requeue(self, record: MailRecord) -> MailRecord:
+        """A failed mail gets a fresh attempt budget (same Message-ID)."""
+        record = record.model_copy(update={"status": "queued", "attempts": 0, "queued_at": now()})
+        await self.queue.put(record.id, {"due": 0.0, "at": time.time(), "mailbox": record.mailbox})
+        await self.mails.put(record.id, record.model_dump(mode="json"))
+        self.schedule(record.id, 0.0, record.mailbox)
+        return record
+
+    async def recent(self, *, status: str | None = None, limit: int = 50,
+                     mailboxes: Any = None) -> list[MailRecord]:
+        """Newest first. Loads the mail table (small records, no content): for listing, not the hot path."""
+        records = []
+        for mail_id, doc in await self.mails.items():
+            record = MailRecord.model_validate(doc)
+            if mail_id in self.inflight and record.status in PENDING:
+                record.status = "sending"
+            if status and record.status != status:
+                continue
+            if mailboxes is not None and not mailboxes(record.mailbox):
+                continue
+            records.append(record)
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        return records[:limit]

@@ -1,0 +1,251 @@
+"""RelayService: validate, render and enqueue mail; read, list and retry it.
+
+Every front end (HTTP API, CLI `send`/`outbox`, chat commands) calls this one service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot.errors import Conflict, FieldError, InvalidInput, NotFound, TooLarge
+from bot.i18n import Text
+from bot.mailboxes import MailboxService
+from bot.mailboxes.model import Mailbox
+from bot.relay.metrics import Metrics
+from bot.relay.models import Content, InlineTemplate, MailRecord, MailRequest
+from bot.relay.outbox import Outbox, now
+from bot.relay.templates import TemplateStore, render
+from bot.relay.tokens import TokenInfo, TokenStore
+from bot.relay.mime import build_bytes
+from bot.smtp.message import new_message_id
+from bot.storage import Storage
+
+
+def _field(field: str, zh: str, en: str, example: str = "") -> FieldError:
+    return FieldError(field=field, problem=Text(zh=zh, en=en), example=example)
+
+
+def _no_crlf(field: str, value: str | None, errors: list[FieldError]) -> None:
+    if value is not None and ("\r" in value or "\n" in value):
+        errors.append(_field(field, "不能包含换行符（CR/LF）", "must not contain CR or LF (header injection)"))
+
+
+def _addresses(field: str, values: list[str], errors: list[FieldError]) -> list[str]:
+    out = []
+    for i, value in enumerate(values):
+        if "\r" in value or "\n" in value:
+            _no_crlf(f"{field}.{i}", value, errors)
+            continue
+        try:
+            out.append(validate_email(value, check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            errors.append(_field(f"{field}.{i}", f"不是有效的邮件地址：{exc}", f"not a valid address: {exc}",
+                                 "alice@example.com"))
+    return out
+
+
+def _mailbox_missing(name: str | None) -> NotFound:
+    if name is None:
+        return NotFound(Text(zh="没有默认邮箱。", en="There is no default mailbox."),
+                        Text(zh="请在请求中指定 mailbox，或设置默认邮箱。", en="Name a mailbox, or set a default one."))
+    return NotFound(Text(zh=f"邮箱“{name}”不存在或已停用。", en=f"The mailbox '{name}' does not exist or is disabled."),
+                    Text(zh="用 `mailbot mailbox list` 查看可用邮箱。", en="See the usable ones with `mailbot mailbox list`."))
+
+
+def body_hash(request: MailRequest) -> str:
+    data = request.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class RelayService:
+    def __init__(self, storage: Storage, mailboxes: MailboxService, *, max_mail_bytes: int,
+                 cache_s: float = 1.0) -> None:
+        self.mailboxes = mailboxes
+        self.outbox = Outbox(storage)
+        self.tokens = TokenStore(storage)
+        self.templates = TemplateStore(storage)
+        self.metrics = Metrics()
+        self.max_mail_bytes = max_mail_bytes
+        self._idempotency = storage.table("outbox_idempotency")
+        self._key_locks: dict[str, list[Any]] = {}  # idempotency key -> [lock, users]
+        # Token and mailbox lookups are cached briefly: changes made by another process (token
+        # revoke, mailbox disable) take effect within `cache_s`, and ingest skips two reads.
+        self._cache_s = cache_s
+        self._tokens: dict[str, tuple[float, TokenInfo]] = {}
+        self._mailboxes: dict[str | None, tuple[float, Mailbox | None]] = {}
+
+    async def authenticate(self, token: str | None) -> TokenInfo:
+        hit = self._tokens.get(token or "")
+        if hit is not None and time.monotonic() - hit[0] < self._cache_s:
+            return hit[1]
+        info = await self.tokens.authenticate(token)
+        if len(self._tokens) > 1000:
+            self._tokens.clear()
+        self._tokens[token or ""] = (time.monotonic(), info)
+        return info
+
+    async def _find_mailbox(self, name: str | None) -> Mailbox | None:
+        hit = self._mailboxes.get(name)
+        if hit is not None and time.monotonic() - hit[0] < self._cache_s:
+            return hit[1]
+        mailbox = await self.mailboxes.find(name) if name is not None else await self.mailboxes.default()
+        if len(self._mailboxes) > 1000:
+            self._mailboxes.clear()
+        self._mailboxes[name] = (time.monotonic(), mailbox)
+        return mailbox
+
+    # ---- submit ---------------------------------------------------------------------------
+
+    async def _mailbox(self, name: str | None, token: TokenInfo | None) -> Mailbox:
+        if name is not None and token is not None:
+            token.require(name)
+        mailbox = await self._find_mailbox(name)
+        if mailbox is None or not mailbox.enabled:
+            raise _mailbox_missing(name)
+        if token is not None:
+            token.require(mailbox.name)
+        return mailbox
+
+    async def _draft(self, req: MailRequest) -> tuple[dict[str, Any], int]:
+        """Check every header and address, render the template; all problems at once."""
+        errors: list[FieldError] = []
+        to = _addresses("to", req.to, errors)
+        cc = _addresses("cc", req.cc, errors)
+        bcc = _addresses("bcc", req.bcc, errors)
+        if not req.to:
+            errors.append(_field("to", "至少需要一个收件人", "needs at least one recipient", '["alice@example.com"]'))
+        if req.reply_to is not None:
+            _addresses("reply_to", [req.reply_to], errors)
+        _no_crlf("from_name", req.from_name, errors)
+        subject, text, html = req.subject, req.text, req.html
+        if req.template is not None:
+            try:
+                template = (req.template if isinstance(req.template, InlineTemplate)
+                            else await self.templates.get(req.template))
+                rendered = render(template, req.variables)
+                subject = subject if subject is not None else rendered.subject
+                text = text if text is not None else rendered.text
+                html = html if html is not None else rendered.html
+            except NotFound as exc:
+                errors.append(_field("template", exc.cause.zh, exc.cause.en))
+            except InvalidInput as exc:
+                errors.extend(exc.errors)
+        elif text is None and html is None:
+            errors.append(_field("text", "需要 text、html 或 template", "needs text, html or template",
+                                 '"text": "Hello"'))
+        if subject is None and req.template is None:
+            errors.append(_field("subject", "需要主题", "a subject is required", "Approval needed"))
+        _no_crlf("subject", subject, errors)
+        size = len((text or "").encode()) + len((html or "").encode())
+        attachments = []
+        for i, att in enumerate(req.attachments):
+            _no_crlf(f"attachments.{i}.filename", att.filename, errors)
+            _no_crlf(f"attachments.{i}.content_type", att.content_type, errors)
+            try:
+                data = base64.b64decode(att.content_base64, validate=True)
+                size += len(data)
+                attachments.append((att.filename, att.content_type, data))
+            except (binascii.Error, ValueError):
+                errors.append(_field(f"attachments.{i}.content_base64", "不是有效的 base64", "not valid base64"))
+        if errors:
+            raise InvalidInput(errors)
+        if size > self.max_mail_bytes:
+            raise self.too_large()
+        draft = dict(to=to, cc=cc, bcc=bcc, subject=subject or "", text=text, html=html,
+                     from_name=req.from_name, reply_to=req.reply_to, attachments=attachments)
+        return draft, size
+
+    def too_large(self) -> TooLarge:
+        mb = self.max_mail_bytes / 1024 / 1024
+        return TooLarge(Text(zh=f"邮件超过大小上限（{mb:g} MB）。", en=f"The mail is over the size limit ({mb:g} MB)."),
+                        Text(zh="减小附件，或改为发送下载链接。", en="Make the attachments smaller, or send a link."))
+
+    async def submit(self, req: MailRequest, token: TokenInfo | None = None) -> tuple[MailRecord, bool]:
+        """Durable when this returns. (record, False) when the idempotency key was seen with this body."""
+        mailbox = await self._mailbox(req.mailbox, token)
+        draft, size = await self._draft(req)
+        message_id = new_message_id(mailbox.account)
+        bcc = draft.pop("bcc")
+
+        def build() -> Content:
+            raw = build_bytes(account=mailbox.account, message_id=message_id, **draft)
+            return Content(bcc=bcc, raw_b64=base64.b64encode(raw).decode())
+
+        content = await asyncio.to_thread(build) if size > 256 * 1024 else build()  # big MIME: off the loop
+        if req.idempotency_key is None:
+            record = await self._enqueue(req, mailbox, draft, message_id, content, token)
+        else:
+            idem_key = f"{token.name if token else '-'}\x1f{req.idempotency_key}"
+            digest = body_hash(req)
+            entry = self._key_locks.setdefault(idem_key, [asyncio.Lock(), 0])
+            entry[1] += 1
+            try:
+                async with entry[0]:  # only requests with the same key wait for each other
+                    if (seen := await self._idempotency.get(idem_key)) is not None:
+                        if seen["hash"] != digest:
+                            raise Conflict(Text(zh="这个 idempotency_key 已用于另一封不同的邮件。",
+                                                en="This idempotency_key was already used with a different body."),
+                                           Text(zh="每封新邮件用新的 key；重发同一封邮件时请求体必须完全相同。",
+                                                en="Use a new key per mail; a resend must have the identical body."))
+                        if (first := await self.outbox.get(seen["id"])) is not None:
+                            return first, False
+                    record = await self._enqueue(req, mailbox, draft, message_id, content, token)
+                    await self._idempotency.put(idem_key, {"id": record.id, "hash": digest})
+            finally:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    self._key_locks.pop(idem_key, None)
+        self.metrics.accepted += 1
+        return record, True
+
+    async def _enqueue(self, req: MailRequest, mailbox: Mailbox, draft: dict[str, Any], message_id: str,
+                       content: Content, token: TokenInfo | None) -> MailRecord:
+        stamp = now()
+        record = MailRecord(id=uuid.uuid4().hex, mailbox=mailbox.name, account=mailbox.account, to=draft["to"],
+                            cc=draft["cc"], subject=draft["subject"], created_at=stamp, queued_at=stamp,
+                            message_id=message_id, token=token.name if token else None,
+                            idempotency_key=req.idempotency_key)
+        await self.outbox.add(record, content)
+        return record
+
+    # ---- read / retry ---------------------------------------------------------------------
+
+    async def get(self, mail_id: str, token: TokenInfo | None = None) -> MailRecord:
+        record = await self.outbox.get(mail_id)
+        if record is None or (token is not None and not token.allows(record.mailbox)):
+            raise NotFound(Text(zh=f"没有 ID 为 {mail_id} 的邮件。", en=f"There is no mail with id {mail_id}."))
+        return record
+
+    async def recent(self, *, status: str | None = None, limit: int = 20,
+                     token: TokenInfo | None = None) -> list[MailRecord]:
+        scope: Callable[[str], bool] | None = token.allows if token is not None else None
+        return await self.outbox.recent(status=status, limit=limit, mailboxes=scope)
+
+    async def retry(self, mail_id: str, token: TokenInfo | None = None) -> MailRecord:
+        """Send a failed mail again with a fresh attempt budget and the same Message-ID."""
+        record = await self.get(mail_id, token)
+        if record.status != "failed":
+            raise Conflict(Text(zh=f"邮件 {mail_id} 的状态是 {record.status}，只有 failed 的邮件可以重试。",
+                                en=f"Mail {mail_id} is {record.status}; only failed mail can be retried."))
+        return await self.outbox.requeue(record)
+
+    async def send_test(self, count: int, to: str, mailbox: str | None = None) -> list[MailRecord]:
+        """Chat's 测试发送 N 地址: N numbered test mails through the normal queue."""
+        if not 1 <= count <= 100:
+            raise InvalidInput([_field("count", "数量需在 1–100 之间", "count must be 1-100", "3")])
+        records = []
+        for i in range(1, count + 1):
+            req = MailRequest(mailbox=mailbox, to=[to], subject=f"mailbot 测试邮件 / test mail {i}/{count}",
+                              text=f"这是 mailbot 中继的测试邮件 {i}/{count}。\nThis is relay test mail {i}/{count}.\n")
+            records.append((await self.submit(req))[0])
+        return records

@@ -1,0 +1,77 @@
+"""API tokens: shown once, stored as a SHA-256 hash (tokens are random, so no slow hash needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied, Unauthorized
+from bot.i18n import Text
+from bot.storage import Storage
+
+PREFIX = "mbt_"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenInfo(dict[str, Any]):
+    """The stored document: name, hash, mailboxes (empty = all), created_at."""
+
+    @property
+    def name(self) -> str:
+        return str(self["name"])
+
+    def allows(self, mailbox: str) -> bool:
+        scope = self.get("mailboxes") or []
+        return not scope or mailbox.casefold() in {m.casefold() for m in scope}
+
+    def require(self, mailbox: str) -> None:
+        if not self.allows(mailbox):
+            raise PermissionDenied(
+                Text(zh=f"令牌“{self.name}”无权使用邮箱“{mailbox}”。",
+                     en=f"The token '{self.name}' may not use the mailbox '{mailbox}'."),
+                Text(zh="换用有权限的邮箱，或让管理员创建包含该邮箱的令牌。",
+                     en="Use a mailbox in the token's scope, or ask an admin for a token that includes it."))
+
+
+class TokenStore:
+    """Keyed by hash so each API call is one lookup; names are unique among live tokens."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._table = storage.table("tokens")
+
+    async def create(self, name: str, mailboxes: list[str] | None = None) -> str:
+        if not name or len(name) > 64:
+            raise InvalidInput([FieldError(field="name", problem=Text(zh="名称需 1–64 个字符",
+                                en="the name needs 1-64 characters"), example="approvals")])
+        if await self._find(name) is not None:
+            raise Conflict(Text(zh=f"令牌“{name}”已存在。", en=f"A token named '{name}' exists."),
+                           Text(zh="换个名称，或先吊销旧令牌。", en="Pick another name or revoke the old one."))
+        token = PREFIX + secrets.token_urlsafe(32)
+        await self._table.put(digest(token), {"name": name, "mailboxes": list(mailboxes or []),
+                                              "created_at": datetime.now(UTC).isoformat()})
+        return token
+
+    async def authenticate(self, token: str | None) -> TokenInfo:
+        doc = await self._table.get(digest(token)) if token else None
+        if doc is None:
+            raise Unauthorized(Text(zh="缺少或无效的 API 令牌。", en="Missing or invalid API token."),
+                               Text(zh="在请求头中加入 Authorization: Bearer <令牌>（用 `mailbot token create` 创建）。",
+                                    en="Send Authorization: Bearer <token> (create one with `mailbot token create`)."))
+        return TokenInfo(doc)
+
+    async def list(self) -> list[TokenInfo]:
+        return [TokenInfo(doc) for _, doc in await self._table.items()]
+
+    async def _find(self, name: str) -> str | None:
+        return next((key for key, doc in await self._table.items() if doc["name"] == name), None)
+
+    async def revoke(self, name: str) -> None:
+        key = await self._find(name)
+        if key is None:
+            raise NotFound(Text(zh=f"没有名为“{name}”的令牌。", en=f"There is no token named '{name}'."))
+        await self._table.delete(key)
