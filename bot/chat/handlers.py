@@ -11,6 +11,7 @@ from bot.chat.text import T, parse_pairs, unquote
 from bot.chat.wizard import Wizard, error_lines, summary
 from bot.errors import MailbotError
 from bot.mailboxes.model import Mailbox
+from bot.relay.component import relay_service
 
 Handler = Callable[["Commands", IncomingMessage, dict[str, str], str], Awaitable[list[Reply]]]
 
@@ -115,6 +116,41 @@ class Commands:
     async def default(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
         m = await self.app.mailboxes.set_default(await self.resolve(args["n"]), msg.actor())
         return [TextReply(T(zh=f"已将“{m.name}”设为默认邮箱。", en=f"'{m.name}' is now the default mailbox.")(lang))]
+
+
+    # -- relay ------------------------------------------------------------------------------------
+
+    async def outbox(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        records = await relay_service(self.app).recent(limit=10)
+        if not records:
+            return [TextReply(T(zh="还没有经中继发送的邮件。", en="No mail has gone through the relay yet.")(lang))]
+        lines = [f"- `{r.id}` {STATUS_MARK.get(r.status, '')} {r.status} · {r.mailbox} → {', '.join(r.to)} · "
+                 f"{r.subject}" + (f" · {_reason(r.error_code, r.last_error)}" if r.last_error and r.status != "sent" else "")
+                 for r in records]
+        hint = T(zh="失败的邮件可发送“重试 ID”重新投递。", en="Send 'retry ID' to deliver a failed mail again.")(lang)
+        return [MarkdownReply(title=T(zh="发送记录", en="Outbox")(lang), text="\n".join([*lines, "", hint]))]
+
+    async def retry(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        record = await relay_service(self.app).retry(args["id"])
+        return [TextReply(T(zh=f"已重新排队邮件 {record.id}（同一 Message-ID）。",
+                            en=f"Mail {record.id} is queued again (same Message-ID).")(lang))]
+
+    async def send_test(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        name = await self.resolve(args["n"])
+        [record] = await relay_service(self.app).send_test(1, args["to"], mailbox=name)
+        return [TextReply(T(zh=f"测试邮件已进入发件队列：{record.id}，发送“发送记录”查看状态。",
+                            en=f"Test mail queued as {record.id}; send 'outbox' to see its status.")(lang))]
+
+
+def _reason(code: str | None, error: str, limit: int = 200) -> str:
+    """The class and what the server said; the cause and fix are one `重试`/guide away."""
+    flat = " ".join(error.split())
+    said = flat.split("Server reply:", 1)[1].strip() if "Server reply:" in flat else flat
+    said = said if len(said) <= limit else said[: limit - 1] + "…"
+    return f"{code}: {said}" if code else said
+
+
+STATUS_MARK = {"sent": "✅", "failed": "❌", "retrying": "🔁", "queued": "⏳", "sending": "📤"}
 
 
 def _state(m: Mailbox, lang: str) -> str:

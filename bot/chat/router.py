@@ -55,6 +55,11 @@ INTENTS: tuple[Intent, ...] = (
     _intent("remove", rf"^(?:删除|移除|删掉){_MB}{_N}$", rf"^(?:remove|delete|rm|del)\s*{_MB}{_N}$"),
     _intent("enable", rf"^(?:启用|激活)(?:{_MB})?{_N}$", rf"^(?:enable|activate)\s*(?:{_MB}\s+)?{_N}$"),
     _intent("disable", rf"^(?:停用|禁用)(?:{_MB})?{_N}$", rf"^(?:disable|deactivate)\s*(?:{_MB}\s+)?{_N}$"),
+    _intent("outbox", r"^(?:发送记录|发信记录|邮件记录|发件箱|outbox|sent mails?|mail log|delivery log)$"),
+    _intent("retry", r"^(?:重试|重发)(?:邮件)?\s*(?P<id>[0-9a-z][0-9a-z_-]{3,})$",
+            r"^(?:retry|resend)\s+(?:mail\s+)?(?P<id>[0-9a-z][0-9a-z_-]{3,})$"),
+    _intent("send_test", rf"^测试发送{_N}\s+(?:到|发到|to)?\s*(?P<to>\S+@\S+)$",
+            rf"^send\s+(?:a\s+)?test(?:\s+mail)?\s*(?:from|via|through)?{_N}\s+(?:to\s+)?(?P<to>\S+@\S+)$"),
     _intent("default", rf"^(?:设为默认|设置为默认|设成默认|设置默认|默认)(?:{_MB})?{_N}$", rf"^把{_N}设为默认(?:{_MB})?$",
             rf"^(?:set\s+)?default\s*(?:{_MB}\s+)?(?:to\s+)?{_N}$", rf"^(?:make|set)\s+{_N}\s+(?:the\s+)?default$"),
 )
@@ -63,12 +68,13 @@ HELP = T(
     zh="我可以：\n"
        "- 回答各类邮箱授权码/SMTP 的获取方法，例如“怎么获取QQ邮箱授权码”\n"
        "- 管理员：新建邮箱（或 新建邮箱 名称=… 账号=… [类型=…]）、邮箱列表、查看邮箱 N、测试邮箱 N [地址]、"
-       "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N\n"
+       "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N、发送记录、重试 ID、测试发送 N 地址\n"
        "- 任何一步都可以发送“取消”。",
     en="I can:\n"
        "- explain how to get a mailbox's app password / SMTP settings, e.g. 'how do I get a Gmail app password'\n"
        "- for admins: new mailbox (or new mailbox name=… account=… [type=…]), list mailboxes, show mailbox N, "
-       "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N\n"
+       "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N, outbox, "
+       "retry ID, send test N addr\n"
        "- send 'cancel' at any step.",
 )
 SHORT_HELP = T(zh="没听懂。发送“帮助”查看我能做什么，或直接问“怎么获取163邮箱授权码”。",

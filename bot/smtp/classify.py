@@ -53,7 +53,8 @@ RULES: tuple[Rule, ...] = (
     _rule(r"frequency limited|Mailbox unavailable or access denied|MI:STC|MI:SFQ|MI:DMC|RP:DRC|HL:ICC|5\.4\.5\b"
           r"|SubmissionQuotaExceeded|too frequently sending|sending (limit|quota)|RCPTs is achieved"
           r"|RCPT attempts is achieved", e.SendingBlocked, SENDING),
-    _rule(r"DT:SPM|content spam|behaviour spam|OutboundSpamException|5\.7\.501\b|HL:IHU", e.SendingBlocked),
+    _rule(r"DT:SPM|content spam|behaviour spam|OutboundSpamException|5\.7\.501\b|HL:IHU|\bspam\b", e.SendingBlocked,
+          SENDING),
     _rule(r"Login fail|authentication failed|Authentication failure|Authentication unsuccessful|5\.7\.8\b|5\.7\.3\b"
           r"|5\.7\.139\b|Username and Password not accepted", e.AuthRejected, LOGIN),
 )
