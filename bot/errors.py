@@ -297,3 +297,12 @@ class TooLarge(MailbotError):
     """A request or mail over the configured size limit (HTTP 413)."""
 
     code = "too_large"
+
+
+def smtp_error_from(code: str, reply: str | None, provider_type: str | None) -> SmtpError:
+    """Rebuild a classified SmtpError from what a record kept (its code and the server's reply)."""
+    classes: list[type[SmtpError]] = [SmtpError]
+    for cls in classes:
+        classes.extend(cls.__subclasses__())
+    found = next((cls for cls in classes if cls.code == code), SmtpError)
+    return found(reply, provider_type=provider_type)

@@ -360,6 +360,15 @@ class DingTalkAdapter:
         while self._workers:
             await asyncio.gather(*list(self._workers), return_exceptions=True)
 
+    async def send_private(self, replies: list[Reply]) -> None:
+        """Replies addressed with `private_to` (alert cards), outside any conversation."""
+        assert self.replier is not None
+        for reply in replies:
+            user = getattr(reply, "private_to", None) or ""
+            target = ReplyTarget(webhook=None, webhook_expires_ms=0, robot_code=self.settings.dingtalk_client_id or "",
+                                 conversation_type="single", conversation_id="", staff_id=user)
+            await self.replier.send(target, reply)
+
     async def notify_admins(self, text: str, title: str | None = None) -> None:
         """Proactive message to every MAILBOT_ADMINS user (alerts from other services)."""
         assert self.replier is not None

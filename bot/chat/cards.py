@@ -22,10 +22,13 @@ from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownRe
 from bot.chat.text import T
 from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
 from bot.mailboxes import Mailbox
+from bot.relay.alerts import Alert
+from bot.relay.component import relay_service
 from cards import (
     CARDS,
     Action,
     CardAction,
+    alert_params,
     mailbox_form_params,
     mailbox_list_params,
     outcome_markdown,
@@ -61,6 +64,7 @@ DONE = {
 }
 FORM_SENT = T(zh="已在单聊中发给你一张邮箱表单，请在那里填写（密码不会出现在群里）。",
               en="I sent you a mailbox form in our single chat; fill it in there (the password never shows in the group).")
+RETRIED = T(zh="已重新排队邮件 {id}，发送“发送记录”查看状态。", en="Mail {id} is queued again; send 'outbox' to follow it.")
 EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
 
 
@@ -143,6 +147,20 @@ class Cards:
                             version=mailbox.version if mailbox else None)
         fallback = MarkdownReply(title=params["title"], text=params["result_md"])
         return [await self._deliver("result", params, fallback, record)]
+
+    async def alert(self, event: Alert, lang: str = "zh") -> list[Reply]:
+        """A failed mail as an alert card (with a retry button) for each of MAILBOT_ADMINS; [] when the
+        alert template is not set or the alert is not about one mail (the caller sends markdown)."""
+        admins = sorted(self.app.settings.admin_ids)
+        if not event.mail_id or not self.template_id("alert") or not admins:
+            return []
+        mail = await relay_service(self.app).get(event.mail_id)
+        params = alert_params(lang, mail_id=mail.id, mailbox=event.mailbox, recipients=mail.to, subject=mail.subject,
+                              error=event.error())
+        fallback = MarkdownReply(title=event.title(lang), text=event.markdown(lang))
+        return [await self._deliver("alert", params, fallback,
+                                    CardRecord(card="alert", lang=lang, owner=admin, mailbox=event.mailbox), admin)
+                for admin in admins]
 
     async def mailbox_list(self, msg: IncomingMessage, lang: str) -> list[Reply]:
         mailboxes = await self.app.mailboxes.list()
@@ -274,6 +292,15 @@ class Cards:
             elif kind == Action.MAILBOX_TEST:
                 result.ack = self._notice(track, record, TESTING(lang).format(name=name))
                 result.later = lambda: self._test(record, track, name, actor)
+            elif kind == Action.MAIL_RETRY:
+                mail_id = action.params.get("mail_id", "")
+                try:
+                    await relay_service(self.app).retry(mail_id)
+                except MailbotError as exc:
+                    result.ack = self._notice(track, record, exc.message(lang))
+                else:
+                    result.ack = CardUpdate(out_track_id=track, params={
+                        "notice": RETRIED(lang).format(id=mail_id), "show_retry": "false"})
             elif kind == Action.MAILBOX_EDIT:
                 mailbox = await self.app.mailboxes.get(name)
                 result.extra.append(await self.form_card(actor.id, record.source, lang, mailbox, private_to=actor.id))

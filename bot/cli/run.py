@@ -25,6 +25,7 @@ from bot.chat.router import Router
 from bot.cli.common import cli_lang
 from bot.config import Settings, load_settings
 from bot.i18n import Text
+from bot.relay.alerts import Alert
 
 
 class Component(Protocol):
@@ -51,6 +52,16 @@ class Runtime:
         for component in self.components:
             if isinstance(component, DingTalkAdapter):
                 await component.notify_admins(text, title)
+
+    async def alert(self, event: Alert) -> None:
+        """A relay alert to the admins: the alert card where its template is set, else markdown."""
+        cards = await self.router.cards.alert(event)
+        for component in self.components:
+            if isinstance(component, DingTalkAdapter):
+                if cards:
+                    await component.send_private(cards)
+                else:
+                    await component.notify_admins(event.markdown("zh"), event.title("zh"))
 
 
 def dingtalk(runtime: Runtime) -> Component | None:

@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.errors import MailbotError, SmtpError
+from bot.errors import MailbotError, SmtpError, smtp_error_from
+from bot.guides import short_guide
+from bot.guides.matcher import GUIDE_TYPES
 
 log = logging.getLogger("mailbot.relay.alerts")
 
@@ -27,6 +29,7 @@ class Alert:
     mail_id: str | None = None
     provider_type: str | None = None
     offers_guide: bool = False
+    reply: str | None = None
 
     @classmethod
     def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None) -> Alert:
@@ -34,7 +37,11 @@ class Alert:
         return cls(kind=kind, mailbox=mailbox, code=error.code, reason_zh=error.message("zh"),
                    reason_en=error.message("en"), mail_id=mail_id,
                    provider_type=smtp.provider_type if smtp else None,
-                   offers_guide=bool(smtp and smtp.offers_guide))
+                   offers_guide=bool(smtp and smtp.offers_guide), reply=smtp.reply if smtp else None)
+
+    def error(self) -> SmtpError:
+        """The classified error again, for cards that render reason, fix and guide themselves."""
+        return smtp_error_from(self.code, self.reply, self.provider_type)
 
     def title(self, lang: str = "zh") -> str:
         if self.kind == "mail_failed":
@@ -47,9 +54,8 @@ class Alert:
         if self.mail_id:
             lines.append(("邮件 ID：" if lang == "zh" else "Mail ID: ") + f"`{self.mail_id}`")
         lines.append(self.reason_zh if lang == "zh" else self.reason_en)
-        if self.offers_guide and self.provider_type:
-            lines.append(f"指引：发送“指引 {self.provider_type}”查看设置步骤。" if lang == "zh"
-                         else f"Guide: send 'guide {self.provider_type}' for the set-up steps.")
+        if self.offers_guide and self.provider_type in GUIDE_TYPES:
+            lines.append("\n".join(short_guide(self.provider_type, lang)))
         if self.mail_id:
             lines.append(f"修复后发送“重试 {self.mail_id}”。" if lang == "zh"
                          else f"After fixing it, send 'retry {self.mail_id}'.")
@@ -72,15 +78,15 @@ class LoggingSink:
 
 
 class NotifySink:
-    """Sends the markdown to a chat notifier (e.g. Runtime.notify_admins) and logs it too."""
+    """Hands the alert to a chat notifier (e.g. Runtime.alert: a card or markdown) and logs it too."""
 
-    def __init__(self, notify: Callable[[str, str], Awaitable[None]]) -> None:
+    def __init__(self, notify: Callable[[Alert], Awaitable[None]]) -> None:
         self._notify = notify
         self._log = LoggingSink()
 
     async def alert(self, event: Alert) -> None:
         await self._log.alert(event)
         try:
-            await self._notify(event.markdown("zh"), event.title("zh"))
+            await self._notify(event)
         except Exception:  # noqa: BLE001 - an alert channel outage must not stop delivery
             log.exception("could not deliver alert to chat")

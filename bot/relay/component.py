@@ -72,5 +72,5 @@ class RelayComponent:
 
 
 def relay(runtime: Any) -> RelayComponent:
-    """Factory for bot.cli.run COMPONENTS: alerts go to the admins' chat via runtime.notify_admins."""
-    return RelayComponent(runtime.app, NotifySink(runtime.notify_admins))
+    """Factory for bot.cli.run COMPONENTS: alerts go to the admins' chat via runtime.alert."""
+    return RelayComponent(runtime.app, NotifySink(runtime.alert))

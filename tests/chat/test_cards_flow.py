@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -266,3 +267,48 @@ async def test_group_wizard_asks_for_the_secret_in_the_single_chat(emu: DingTalk
     assert "授权码" in private.msg_param["text"]
     group_texts = [m.body["text"]["content"] for m in emu.webhook_messages("cid-group") if m.body["msgtype"] == "text"]
     assert any("单聊" in t for t in group_texts)
+
+
+async def test_failed_mail_alert_card_and_its_retry_button(emu: DingTalkEmulator, data_dir: Path,
+                                                          smtp_server: Callable[..., SmtpServer]) -> None:
+    from bot.cli.run import Runtime
+    from bot.relay.alerts import NotifySink
+    from bot.relay.component import RelayComponent
+    from bot.relay.models import MailRequest
+
+    srv = smtp_server(data_replies=["550 5.7.1 Message rejected as spam"])
+    settings = stream_settings(data_dir, emu, card_template_alert="alert-template.schema", http_port=0,
+                               retry_base_s=0.05, relay_poll_s=0.2)
+    async with open_app(settings) as opened:
+        await opened.mailboxes.add({"name": "ops", "type": "custom", "account": "bot@example.com", "host": "127.0.0.1",
+                                    "port": srv.port, "security": "none"}, SecretStr(SECRET), Actor(id="boss"),
+                                   verify=False)
+        router = Router(opened)
+        runtime = Runtime(opened, router)
+        adapter = DingTalkAdapter(opened.settings, router.handle, router.cards.handle)
+        relay = RelayComponent(opened, NotifySink(runtime.alert))
+        runtime.components = [adapter, relay]
+        await adapter.start()
+        await relay.start()
+        try:
+            await emu.wait_connected(1)
+            record, _ = await relay.relay.submit(MailRequest(to=["boss@example.org"], subject="审批通过", text="ok"))
+            for _ in range(500):
+                if created(emu, "alert-template.schema"):
+                    break
+                await asyncio.sleep(0.01)
+            [card] = created(emu, "alert-template.schema")
+            assert card["openSpaceId"] == "dtv1.card//IM_ROBOT.boss"
+            params = card["cardData"]["cardParamMap"]
+            assert "550 5.7.1" in params["alert_md"] and params["mail_id"] == record.id
+            ack = await callback(emu, adapter, card["outTrackId"], "boss", press("mail_retry", mail_id=record.id))
+            assert ack["show_retry"] == "false"
+            for _ in range(500):
+                if (await relay.relay.get(record.id)).status == "sent":
+                    break
+                await asyncio.sleep(0.01)
+            assert (await relay.relay.get(record.id)).status == "sent"
+            assert len(srv.messages) == 1
+        finally:
+            await relay.stop()
+            await adapter.stop()
