@@ -209,7 +209,16 @@ async function loadMailboxes() {
       el("td", {text: checkText(m.last_check), title: m.last_check?.reason || ""}), actions);
   });
   $("#mb-table tbody").replaceChildren(...rows);
+  labelCells("#mb-table");
   if (!mailboxes.length) $("#mb-status").textContent = t("no_mailboxes");
+}
+
+// On a phone-width window each row is drawn as a block; every cell carries its column's name.
+function labelCells(selector) {
+  const heads = [...document.querySelectorAll(`${selector} thead th`)].map((th) => th.textContent);
+  for (const row of document.querySelectorAll(`${selector} tbody tr`)) {
+    [...row.children].forEach((cell, i) => cell.setAttribute("data-label", heads[i] || ""));
+  }
 }
 
 // ---- outbox -----------------------------------------------------------------------------
@@ -227,6 +236,7 @@ function showOutbox(data) {
         catch (err) { $("#ob-status").textContent = `${t("error")}: ${err.message}`; }
       }}) : null)));
   $("#ob-table tbody").replaceChildren(...rows);
+  labelCells("#ob-table");
 }
 
 function watchOutbox(on) {
@@ -249,6 +259,7 @@ async function loadAudit() {
     el("td", {text: e.actor}), el("td", {text: e.action}), el("td", {text: e.target}),
     el("td", {text: e.ok ? t("ok") : t("failed")}),
     el("td", {}, el("code", {text: JSON.stringify(e.changes)})))));
+  labelCells("#au-table");
 }
 
 // ---- views ------------------------------------------------------------------------------
