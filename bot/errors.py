@@ -67,6 +67,7 @@ FIELD_LABELS: dict[str, Text] = {
     "host": Text(zh="SMTP 服务器", en="SMTP host"),
     "port": Text(zh="端口", en="Port"),
     "security": Text(zh="加密方式", en="Security"),
+    "rate_per_minute": Text(zh="每分钟发送上限", en="Mails per minute"),
 }
 
 

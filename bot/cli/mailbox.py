@@ -15,7 +15,7 @@ from bot.cli.common import cli_lang, fail, print_json
 from bot.config import load_settings
 from bot.errors import SmtpError
 from bot.mailboxes import Mailbox
-from bot.providers import PROVIDER_TYPES
+from bot.providers import PROVIDER_TYPES, get_provider
 
 
 def _actor() -> Actor:
@@ -69,6 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--to", help="send a real test mail to this address")
     test.add_argument("--json", action="store_true")
     test.set_defaults(func=_test)
+
+    rate = actions.add_parser("rate", parents=[common], help="relay pacing for one mailbox (mails per minute)")
+    rate.add_argument("target", metavar="NAME")
+    rate.add_argument("per_minute", metavar="PER_MINUTE", help="a number, or 'default' for the provider's limit")
+    rate.set_defaults(func=_rate)
 
     for action, func, text in (("remove", _remove, "delete a mailbox"), ("enable", _enable, "enable a mailbox"),
                                ("disable", _disable, "disable a mailbox"), ("default", _default, "make it the default")):
@@ -204,6 +209,18 @@ async def _simple(args: argparse.Namespace, action: str) -> int:
     if action == "remove" and mailbox.default:
         print("它原是默认邮箱：请用 `mailbot mailbox default NAME` 指定新的默认邮箱。" if lang == "zh"
               else "It was the default mailbox: choose a new one with `mailbot mailbox default NAME`.", file=sys.stderr)
+    return 0
+
+
+async def _rate(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    value = None if args.per_minute == "default" else args.per_minute
+    if value is not None and not value.isdigit():
+        return fail("PER_MINUTE must be a whole number or 'default'." if lang == "en" else "PER_MINUTE 须为整数或 default。", 2)
+    async with open_app(load_settings()) as app:
+        mailbox = await app.mailboxes.set_rate(args.target, int(value) if value else None, _actor())
+    shown = mailbox.rate_per_minute or f"{get_provider(mailbox.type).rate_limit.per_minute} (default)"
+    print(f"“{mailbox.name}”每分钟最多发 {shown} 封。" if lang == "zh" else f"'{mailbox.name}' sends at most {shown} mails a minute.")
     return 0
 
 

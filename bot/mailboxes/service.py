@@ -241,6 +241,19 @@ class MailboxService:
         await self.audit.record(actor, "default", mailbox.name, {"previous": [n for n in writes if n != mailbox.name]})
         return updated
 
+    async def set_rate(self, name: str, per_minute: int | None, actor: Actor) -> Mailbox:
+        """Override the relay's pacing for one mailbox (None: back to the provider's default)."""
+        if per_minute is not None and not 1 <= per_minute <= 10_000:
+            raise InvalidInput([FieldError(field="rate_per_minute",
+                                           problem=Text(zh="每分钟封数需在 1–10000 之间", en="must be 1–10000 mails a minute"),
+                                           example="20")])
+        async with self._lock:
+            mailbox = await self.get(name)
+            updated = self._touched(mailbox, actor, rate_per_minute=per_minute)
+            await self._table.put(updated.name, updated.model_dump(mode="json"))
+        await self.audit.record(actor, "rate", mailbox.name, {"rate_per_minute": [mailbox.rate_per_minute, per_minute]})
+        return updated
+
     def _touched(self, mailbox: Mailbox, actor: Actor, **update: Any) -> Mailbox:
         return mailbox.model_copy(update={**update, "version": mailbox.version + 1,
                                           "updated_by": actor.label(), "updated_at": _now()})

@@ -134,3 +134,15 @@ def test_secrets_rotate_reencrypts(cli: Callable[..., subprocess.CompletedProces
     key_file.write_text(old_key)
     stale = cli("mailbox", "list")
     assert stale.returncode == 1 and "Wrong key" in stale.stderr
+
+
+def test_rate_override_is_set_shown_and_reset(cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    assert cli("mailbox", "add", "--name", "q", "--account", "a@qq.com", "--password-stdin", "--no-verify",
+               stdin="code\n").returncode == 0
+    assert cli("mailbox", "rate", "q", "5").returncode == 0
+    assert json.loads(cli("mailbox", "show", "q", "--json").stdout)["rate_per_minute"] == 5
+    bad = cli("mailbox", "rate", "q", "0", "--lang", "en")
+    assert bad.returncode == 2 and "1–10000" in bad.stderr
+    reset = cli("mailbox", "rate", "q", "default", "--lang", "en")
+    assert "15 (default)" in reset.stdout
+    assert json.loads(cli("audit", "--json").stdout)[-1]["action"] == "rate"
