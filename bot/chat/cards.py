@@ -23,7 +23,7 @@ from bot.chat.text import T
 from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
 from bot.mailboxes import Mailbox
 from bot.relay.alerts import Alert
-from bot.relay.component import relay_service
+from bot.relay.service import relay_service
 from cards import (
     CARDS,
     Action,

@@ -11,7 +11,7 @@ from bot.chat.text import T, parse_pairs, unquote
 from bot.chat.wizard import Wizard, error_lines, summary
 from bot.errors import MailbotError
 from bot.mailboxes.model import Mailbox
-from bot.relay.component import relay_service
+from bot.relay.service import relay_service
 
 Handler = Callable[["Commands", IncomingMessage, dict[str, str], str], Awaitable[list[Reply]]]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.app import open_app
 from bot.cli.common import print_json
 from bot.config import load_settings
-from bot.relay.component import relay_service
+from bot.relay.service import relay_service
 from bot.relay.models import MailRequest
 
 

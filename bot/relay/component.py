@@ -17,18 +17,10 @@ from aiohttp import web
 from bot.adapters.http import make_app
 from bot.app import App
 from bot.relay.alerts import AlertSink, LoggingSink, NotifySink
-from bot.relay.service import RelayService
+from bot.relay.service import relay_service
 from bot.relay.worker import Worker
 
 log = logging.getLogger("mailbot.relay")
-
-
-def relay_service(app: App) -> RelayService:
-    """One RelayService per App (the chat commands and the API share its counters)."""
-    if app.relay is None:
-        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=app.settings.max_mail_bytes,
-                                 cache_s=app.settings.relay_poll_s)
-    return app.relay
 
 
 class RelayComponent:

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -29,6 +29,9 @@ from bot.relay.tokens import TokenInfo, TokenStore
 from bot.relay.mime import build_bytes
 from bot.smtp.message import new_message_id
 from bot.storage import Storage
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 
 def _field(field: str, zh: str, en: str, example: str = "") -> FieldError:
@@ -249,3 +252,11 @@ class RelayService:
                               text=f"这是 mailbot 中继的测试邮件 {i}/{count}。\nThis is relay test mail {i}/{count}.\n")
             records.append((await self.submit(req))[0])
         return records
+
+
+def relay_service(app: App) -> RelayService:
+    """One RelayService per App (the chat commands and the API share its counters)."""
+    if app.relay is None:
+        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=app.settings.max_mail_bytes,
+                                 cache_s=app.settings.relay_poll_s)
+    return app.relay

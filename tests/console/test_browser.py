@@ -22,7 +22,7 @@ from bot.chat.router import Router
 from bot.console.access import Access
 from bot.console.app import Services, build_console, mount
 from bot.relay.alerts import LoggingSink
-from bot.relay.component import relay_service
+from bot.relay.service import relay_service
 from bot.relay.worker import Worker
 from tests.console.conftest import console_settings
 from tests.relay.conftest import add_mailbox, set_rate
