@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email._policybase import Compat32
 from email.charset import QP, Charset
 from email.header import Header
 from email.mime.application import MIMEApplication
@@ -20,6 +21,26 @@ from email.utils import format_datetime, formataddr
 
 from bot.smtp.message import build_message
 
+_PRINTABLE = frozenset(map(chr, range(0x21, 0x7F)))
+
+
+class _QuickFold(Compat32):
+    """compat32, without running its folding machinery over headers that need no folding.
+
+    Folding was ~40% of the relay's ingest CPU: every header, even `MIME-Version: 1.0`, went through
+    `email.header.Header`. A short printable-ASCII value (single spaces between words) folds to
+    itself, so it is written as is; everything else takes the stdlib path. A test checks both
+    paths give the same bytes.
+    """
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if (isinstance(value, str) and len(name) + 2 + len(value) <= (self.max_line_length or 78)
+                and all(word and _PRINTABLE.issuperset(word) for word in value.split(" "))):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+QUICK_FOLD = _QuickFold()
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP  # wraps long lines; stays readable for mostly-ASCII mail
 
@@ -82,4 +103,4 @@ def build_bytes(
     root["Subject"] = _header(subject)
     root["Date"] = format_datetime(date or datetime.now(UTC))
     root["Message-ID"] = message_id
-    return root.as_bytes()
+    return root.as_bytes(policy=QUICK_FOLD)

@@ -40,6 +40,7 @@ def now() -> datetime:
 
 class Outbox:
     def __init__(self, storage: Storage) -> None:
+        self._storage = storage
         self.mails = storage.table("outbox_mails")
         self.content = storage.table("outbox_content")
         self.queue = storage.table("outbox_queue")
@@ -112,9 +113,11 @@ class Outbox:
 
     async def _flush_adds(self, batch: list[tuple[MailRecord, Content]]) -> None:
         at = time.time()
-        await self.content.write({r.id: c.model_dump(mode="json") for r, c in batch})
-        await self.queue.write({r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _ in batch})
-        await self.mails.write({r.id: r.model_dump(mode="json") for r, _ in batch})
+        await self._storage.write_in_order([
+            (self.content, {r.id: c.model_dump(mode="json") for r, c in batch}, ()),
+            (self.queue, {r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _ in batch}, ()),
+            (self.mails, {r.id: r.model_dump(mode="json") for r, _ in batch}, ()),
+        ])
 
     async def get(self, mail_id: str) -> MailRecord | None:
         doc = await self.mails.get(mail_id)
@@ -170,8 +173,11 @@ class Outbox:
     async def _flush_sent(self, batch: list[MailRecord]) -> None:
         ids = [r.id for r in batch]
         try:
-            await self.mails.write({r.id: r.model_dump(mode="json") for r in batch})
-            await asyncio.gather(self.queue.write({}, delete=ids), self.content.write({}, delete=ids))
+            await self._storage.write_in_order([
+                (self.mails, {r.id: r.model_dump(mode="json") for r in batch}, ()),
+                (self.queue, {}, ids),
+                (self.content, {}, ids),
+            ])
         finally:
             self.inflight.difference_update(ids)
 

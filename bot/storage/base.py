@@ -6,10 +6,11 @@ A second backend (e.g. Postgres) implements these two classes; services never se
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Document = dict[str, Any]
+Step = tuple["Table", Mapping[str, Document], Iterable[str]]
 
 
 class Table(ABC):
@@ -41,6 +42,15 @@ class Storage(ABC):
 
     @abstractmethod
     def table(self, name: str) -> Table: ...
+
+    async def write_in_order(self, steps: Sequence[Step]) -> None:
+        """Each step's `table.write(put, delete)` commits before the next starts.
+
+        A crash can stop between steps but never reorder them: callers build crash safety on it.
+        A backend may run the steps in one go (sqlite: one thread hop instead of one per table).
+        """
+        for table, put, delete in steps:
+            await table.write(put, delete)
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -16,16 +16,17 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from sqlitedict import SqliteDict
 
-from bot.storage.base import Document, Storage, Table
+from bot.storage.base import Document, Step, Storage, Table
 
 T = TypeVar("T")
 _DELETE = 'DELETE FROM "docs" WHERE key = ?'
+_PUT = 'REPLACE INTO "docs" (key, value) VALUES (?, ?)'
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -64,11 +65,7 @@ class SqliteTable(Table):
         return self._snapshot if self._snapshot is not None and self._file_stamp() == self._stamp else None
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn()
-
-        return await asyncio.to_thread(locked)
+        return await asyncio.to_thread(self.locked, fn)
 
     async def get(self, key: str) -> Document | None:
         snapshot = self._fresh_snapshot()
@@ -79,19 +76,26 @@ class SqliteTable(Table):
         await self.write({key: value})
 
     async def write(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> None:
-        for value in put.values():
-            _encode(value)  # a value JSON cannot hold fails here, before the file is touched
+        await self._run(self.transaction(put, delete))
+
+    def transaction(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> Callable[[], None]:
+        """The blocking body of `write`, to run in a worker thread under this table's lock."""
+        encoded = {key: _encode(value) for key, value in put.items()}  # a value JSON cannot hold fails here
         deletes = list(delete)
+        self._snapshot = None
 
         def txn() -> None:
-            for key, value in put.items():
-                self._db[key] = value
+            for key, raw in encoded.items():
+                self._db.conn.execute(_PUT, (self._db.encode_key(key), raw))
             for key in deletes:  # queued like the puts: no round trip per key; a missing key is a no-op
                 self._db.conn.execute(_DELETE, (self._db.encode_key(key),))
             self._db.commit(blocking=True)
 
-        self._snapshot = None
-        await self._run(txn)
+        return txn
+
+    def locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()
 
     async def delete(self, key: str) -> bool:
         def txn() -> bool:
@@ -120,6 +124,15 @@ class SqliteTable(Table):
             self._db.close()
 
 
+def _sqlite_steps(steps: Sequence[Step]) -> list[tuple[SqliteTable, Mapping[str, Document], Iterable[str]]]:
+    out = []
+    for table, put, delete in steps:
+        if not isinstance(table, SqliteTable):
+            raise TypeError(f"{table!r} is not a table of this storage")
+        out.append((table, put, delete))
+    return out
+
+
 class SqliteStorage(Storage):
     """Tables live as `<data_dir>/<name>.sqlite`; the directory is created on first use."""
 
@@ -134,6 +147,16 @@ class SqliteStorage(Storage):
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._tables[name] = SqliteTable(self.data_dir / f"{name}.sqlite")
         return self._tables[name]
+
+    async def write_in_order(self, steps: Sequence[Step]) -> None:
+        """All steps in one worker-thread hop: each table still commits before the next starts."""
+        txns = [(table, table.transaction(put, delete)) for table, put, delete in _sqlite_steps(steps)]
+
+        def run() -> None:
+            for table, txn in txns:
+                table.locked(txn)
+
+        await asyncio.to_thread(run)
 
     async def close(self) -> None:
         tables, self._tables = list(self._tables.values()), {}

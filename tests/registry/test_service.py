@@ -165,3 +165,16 @@ async def test_reads_see_writes_made_by_another_process(tmp_path: Path) -> None:
     assert await mine.items() == []  # callers get copies, never the snapshot itself
     await ours.close()
     await theirs.close()
+
+
+async def test_writes_in_order_land_together_or_not_at_all_when_a_value_cannot_be_stored(tmp_path: Path) -> None:
+    """The outbox relies on it: content, then queue, then record; an unstorable value writes none."""
+    storage = SqliteStorage(tmp_path)
+    first, second = storage.table("first"), storage.table("second")
+    await first.put("old", {"v": 0})
+    await storage.write_in_order([(first, {"a": {"v": 1}}, ["old"]), (second, {"b": {"v": 2}}, ())])
+    assert await first.items() == [("a", {"v": 1})] and await second.items() == [("b", {"v": 2})]
+    with pytest.raises(TypeError):
+        await storage.write_in_order([(first, {"c": {"v": 3}}, ()), (second, {"d": {"v": object()}}, ())])
+    assert await first.items() == [("a", {"v": 1})] and await second.items() == [("b", {"v": 2})]
+    await storage.close()

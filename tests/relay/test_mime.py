@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
 from email import policy
+from email._policybase import Compat32
+from email.generator import Generator
 from email.parser import BytesParser
+from unittest.mock import patch
 
-from bot.relay.mime import build_bytes
+import pytest
+
+from bot.relay import mime
+from bot.relay.mime import QUICK_FOLD, build_bytes
 
 
 def parse(raw: bytes):  # type: ignore[no-untyped-def]
@@ -43,3 +51,33 @@ def test_non_ascii_address_falls_back_to_build_message() -> None:
     msg = parse(build_bytes(account="bot@example.com", to=["用户@example.com"], subject="s", message_id="<1@x>",
                             text="t"))
     assert msg["To"].addresses[0].addr_spec == "用户@example.com"
+
+
+def _header_values() -> list[str]:
+    """Values the quick path takes and values it must hand to the stdlib, around every edge it checks."""
+    rng = random.Random(7)
+    alphabet = "ab Z9;,:<>@.\t()\"=-_" + "é审"
+    values = ["", " ", "x", " lead", "trail ", "two  spaces", "tab\there", "a;b,c d", "=?utf-8?q?x?=",
+              "<1@example.com>", "Sun, 29 Nov 2026 07:48:14 +0000", "a" * 200, "w " * 40, "审批"]
+    values += ["y" * n for n in range(60, 80)]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 120))) for _ in range(3000)]
+    return values
+
+
+@pytest.mark.parametrize("name", ["To", "Subject", "X-A-Rather-Long-Header-Name"])
+def test_quick_folding_writes_what_the_stdlib_writes(name: str) -> None:
+    stdlib = Compat32()
+    for value in _header_values():
+        assert QUICK_FOLD.fold_binary(name, value) == stdlib.fold_binary(name, value), value
+
+
+def test_whole_messages_match_the_stdlib_byte_for_byte() -> None:
+    kwargs = dict(account="bot@example.com", to=["a@example.com", "b@example.com"], cc=["c@example.com"],
+                  subject="Approval needed: expense report #4411 from the finance workflow, please review",
+                  message_id="<1@example.com>", text="hello\n" * 20, html="<p>x</p>", from_name="Bot",
+                  reply_to="r@example.com", date=datetime(2026, 11, 29, tzinfo=UTC))
+    with patch.object(Generator, "_make_boundary", classmethod(lambda cls, text=None: "=====b")):
+        quick = build_bytes(**kwargs)  # type: ignore[arg-type]
+        with patch.object(mime, "QUICK_FOLD", Compat32()):
+            assert build_bytes(**kwargs) == quick  # type: ignore[arg-type]
+    assert b"=====b" in quick and b"Subject: Approval needed" in quick
