@@ -93,9 +93,13 @@ def record_replies(emu: DingTalkEmulator) -> Arrivals:
     return arrivals
 
 
-async def drive(emu: DingTalkEmulator, arrivals: Arrivals, n: int, conversations: int) -> tuple[float, list[float]]:
+async def drive(emu: DingTalkEmulator, arrivals: Arrivals, n: int, conversations: int,
+                fresh: bool = False) -> tuple[float, list[float]]:
     """Closed loop: each conversation sends its next message when the previous one was answered,
-    as users do; n messages in all. Returns (messages/s, sorted latencies in ms)."""
+    as users do; n messages in all. Returns (messages/s, sorted latencies in ms).
+
+    `fresh` numbers every text (`… (7)`), so no question is ever answered from the matcher's cache.
+    """
     arrivals.clear()
     latencies: list[float] = []
     loop = asyncio.get_running_loop()
@@ -105,7 +109,8 @@ async def drive(emu: DingTalkEmulator, arrivals: Arrivals, n: int, conversations
         for i in range(u, n, conversations):
             waiter = arrivals.waiters[conversation] = loop.create_future()
             sent = time.perf_counter()
-            await emu.send_chat(TEXTS[i % len(TEXTS)], sender_staff_id=f"user{u}", is_admin=True)
+            text = TEXTS[i % len(TEXTS)] + (f" ({i})" if fresh else "")
+            await emu.send_chat(text, sender_staff_id=f"user{u}", is_admin=True)
             await waiter
             latencies.append((arrivals[conversation][-1] - sent) * 1000)
 
@@ -124,7 +129,7 @@ async def measure(name: str, emu: DingTalkEmulator, arrivals: Arrivals, args: ar
     try:
         await emu.wait_connected(connections)
         await drive(emu, arrivals, min(50, args.messages), args.conversations)  # warm-up
-        rate, latencies = await drive(emu, arrivals, args.messages, args.conversations)
+        rate, latencies = await drive(emu, arrivals, args.messages, args.conversations, args.fresh_texts)
     finally:
         await stop()
     print(f"{name:8s} {rate:8.0f} msg/s   p50 {p(latencies, 0.5):6.2f} ms   p99 {p(latencies, 0.99):6.2f} ms")
@@ -167,4 +172,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--fresh-texts", action="store_true",
+                        help="number every text, so none is answered from the guide matcher's cache")
     asyncio.run(main(parser.parse_args()))

@@ -303,8 +303,13 @@ def _not_for_guides(folded: str, setup: bool) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def match(text: str) -> MatchResult:
-    """Classify a question: one type (guide), several (ask), an unsupported provider, or nothing."""
+    """Classify a question: one type (guide), several (ask), an unsupported provider, or nothing.
+
+    Cached (the result is frozen): a chat bot hears the same few questions over and over, and the
+    matcher was most of the router's per-message work.
+    """
     tables = _tables()
     folded = _LEADING_MENTION.sub("", _fold(text))
     folded = _LATIN_WORD.sub(lambda m: _fix_typo(m.group()), folded)
