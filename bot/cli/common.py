@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import inspect
 import json
 import logging
@@ -11,9 +12,15 @@ import os
 import sys
 from typing import Any
 
+from bot.audit import Actor
 from bot.errors import MailbotError
 
 log = logging.getLogger("mailbot")
+
+
+def cli_actor() -> Actor:
+    """Who runs the CLI, as the audit log names them."""
+    return Actor(id=getpass.getuser(), source="cli")
 
 
 def cli_lang() -> str:

@@ -10,16 +10,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.app import open_app
-from bot.audit import Actor
-from bot.cli.common import cli_lang, fail, print_json
+from bot.cli.common import cli_actor, cli_lang, fail, print_json
 from bot.config import load_settings
 from bot.errors import SmtpError
 from bot.mailboxes import Mailbox
 from bot.providers import PROVIDER_TYPES, get_provider
-
-
-def _actor() -> Actor:
-    return Actor(id=getpass.getuser(), source="cli")
 
 
 def _lang(args: argparse.Namespace) -> str:
@@ -125,7 +120,7 @@ async def _add(args: argparse.Namespace) -> int:
     data = {"name": args.name, "account": args.account, **_server_changes(args)}
     async with open_app(load_settings()) as app:
         try:
-            result = await app.mailboxes.add(data, secret, _actor(), verify=not args.no_verify)
+            result = await app.mailboxes.add(data, secret, cli_actor(), verify=not args.no_verify)
         except SmtpError as exc:
             return _report_failure(exc, lang)
     _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "保存" if lang == "zh" else "saved")
@@ -138,7 +133,7 @@ async def _edit(args: argparse.Namespace) -> int:
     changes = {"name": args.name, "account": args.account, **_server_changes(args)}
     async with open_app(load_settings()) as app:
         try:
-            result = await app.mailboxes.edit(args.target, changes, secret, _actor(), verify=not args.no_verify)
+            result = await app.mailboxes.edit(args.target, changes, secret, cli_actor(), verify=not args.no_verify)
         except SmtpError as exc:
             return _report_failure(exc, lang)
     _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "更新" if lang == "zh" else "updated")
@@ -179,7 +174,7 @@ async def _test(args: argparse.Namespace) -> int:
     lang = _lang(args)
     async with open_app(load_settings()) as app:
         try:
-            mailbox = await app.mailboxes.test(args.target, _actor(), to=args.to)
+            mailbox = await app.mailboxes.test(args.target, cli_actor(), to=args.to)
         except SmtpError as exc:
             if args.json:
                 print_json({"name": args.target, "ok": False, **exc.to_dict(lang)})
@@ -198,11 +193,11 @@ async def _simple(args: argparse.Namespace, action: str) -> int:
     async with open_app(load_settings()) as app:
         service = app.mailboxes
         if action == "remove":
-            mailbox = await service.remove(args.target, _actor())
+            mailbox = await service.remove(args.target, cli_actor())
         elif action == "default":
-            mailbox = await service.set_default(args.target, _actor())
+            mailbox = await service.set_default(args.target, cli_actor())
         else:
-            mailbox = await service.set_enabled(args.target, action == "enable", _actor())
+            mailbox = await service.set_enabled(args.target, action == "enable", cli_actor())
     done = {"remove": ("已删除", "Removed"), "enable": ("已启用", "Enabled"), "disable": ("已停用", "Disabled"),
             "default": ("已设为默认", "Default is now")}[action]
     print(f"{done[0]}邮箱“{mailbox.name}”。" if lang == "zh" else f"{done[1]} mailbox '{mailbox.name}'.")
@@ -218,7 +213,7 @@ async def _rate(args: argparse.Namespace) -> int:
     if value is not None and not value.isdigit():
         return fail("PER_MINUTE must be a whole number or 'default'." if lang == "en" else "PER_MINUTE 须为整数或 default。", 2)
     async with open_app(load_settings()) as app:
-        mailbox = await app.mailboxes.set_rate(args.target, int(value) if value else None, _actor())
+        mailbox = await app.mailboxes.set_rate(args.target, int(value) if value else None, cli_actor())
     shown = mailbox.rate_per_minute or f"{get_provider(mailbox.type).rate_limit.per_minute} (default)"
     print(f"“{mailbox.name}”每分钟最多发 {shown} 封。" if lang == "zh" else f"'{mailbox.name}' sends at most {shown} mails a minute.")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bot.app import open_app
-from bot.cli.common import print_json
+from bot.cli.common import cli_actor, print_json
 from bot.config import load_settings
 from bot.relay.tokens import TokenStore
 
@@ -30,7 +30,7 @@ async def _create(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
         for name in args.mailbox:
             await app.mailboxes.get(name)  # a typo in the scope fails now, not at the first POST
-        token = await TokenStore(app.storage).create(args.name, args.mailbox)
+        token = await TokenStore(app.storage, app.audit).create(args.name, args.mailbox, cli_actor())
     if args.json:
         print_json({"name": args.name, "token": token})
     else:
@@ -52,6 +52,6 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _revoke(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        await TokenStore(app.storage).revoke(args.name)
+        await TokenStore(app.storage, app.audit).revoke(args.name, cli_actor())
     print(f"revoked {args.name}")
     return 0

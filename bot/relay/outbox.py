@@ -32,6 +32,7 @@ CACHE_ITEM_MAX = 1024 * 1024
 def content_size(content: Content) -> int:
     return len(content.raw_b64)
 ORPHAN_AGE_S = 300.0
+CONTENT_GONE = "content_missing: the mail's content was deleted (MAILBOT_RELAY_KEEP_DAYS); post it again"
 
 
 def now() -> datetime:
@@ -119,6 +120,9 @@ class Outbox:
             (self.mails, {r.id: r.model_dump(mode="json") for r, _ in batch}, ()),
         ])
 
+    async def has_content(self, mail_id: str) -> bool:
+        return await self.content.get(mail_id) is not None
+
     async def get(self, mail_id: str) -> MailRecord | None:
         doc = await self.mails.get(mail_id)
         if doc is None:
@@ -150,8 +154,9 @@ class Outbox:
         if record.status not in PENDING:
             await self.queue.delete(mail_id)
             return None
-        if raw is None:  # cannot happen with the write order above; never loop on it
-            await self.queue.delete(mail_id)
+        if raw is None:  # only after a crash mid-prune, then a retry: fail it visibly, never loop on it
+            record.last_error, record.error_code = CONTENT_GONE, "content_missing"
+            await self.failed(record)
             return None
         self.inflight.add(mail_id)
         return record, Content.model_validate(raw)
@@ -202,6 +207,25 @@ class Outbox:
         await self.mails.put(record.id, record.model_dump(mode="json"))
         self.schedule(record.id, 0.0, record.mailbox)
         return record
+
+    async def prune(self, before: datetime) -> list[MailRecord]:
+        """Delete sent and failed mail last touched before `before`, with any content left; return them.
+
+        A failed mail's last touch is its last (re)queue: it can be retried until then.
+        """
+        old = []
+        for mail_id, doc in await self.mails.items():  # plain dicts: only the old ones are validated
+            status = doc.get("status")
+            last = doc.get("sent_at") if status == "sent" else doc.get("queued_at")
+            if status in PENDING or mail_id in self.inflight or not last or datetime.fromisoformat(last) >= before:
+                continue
+            old.append(MailRecord.model_validate(doc))
+        if old:
+            ids = [r.id for r in old]
+            # Content first: a crash in between leaves a record without content, which only a retry
+            # reads, and it reports the mail as gone.
+            await self._storage.write_in_order([(self.content, {}, ids), (self.mails, {}, ids)])
+        return old
 
     async def recent(self, *, status: str | None = None, limit: int = 50,
                      mailboxes: Any = None) -> list[MailRecord]:

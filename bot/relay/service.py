@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -63,6 +64,11 @@ def _mailbox_missing(name: str | None) -> NotFound:
                         Text(zh="请在请求中指定 mailbox，或设置默认邮箱。", en="Name a mailbox, or set a default one."))
     return NotFound(Text(zh=f"邮箱“{name}”不存在或已停用。", en=f"The mailbox '{name}' does not exist or is disabled."),
                     Text(zh="用 `mailbot mailbox list` 查看可用邮箱。", en="See the usable ones with `mailbot mailbox list`."))
+
+
+def idempotency_slot(token: str | None, key: str) -> str:
+    """Idempotency keys are per token: two workflows may pick the same key."""
+    return f"{token or '-'}\x1f{key}"
 
 
 def body_hash(request: MailRequest) -> str:
@@ -188,7 +194,7 @@ class RelayService:
         if req.idempotency_key is None:
             record = await self._enqueue(req, mailbox, draft, message_id, content, token)
         else:
-            idem_key = f"{token.name if token else '-'}\x1f{req.idempotency_key}"
+            idem_key = idempotency_slot(token.name if token else None, req.idempotency_key)
             digest = body_hash(req)
             entry = self._key_locks.setdefault(idem_key, [asyncio.Lock(), 0])
             entry[1] += 1
@@ -240,7 +246,19 @@ class RelayService:
         if record.status != "failed":
             raise Conflict(Text(zh=f"邮件 {mail_id} 的状态是 {record.status}，只有 failed 的邮件可以重试。",
                                 en=f"Mail {mail_id} is {record.status}; only failed mail can be retried."))
+        if not await self.outbox.has_content(mail_id):
+            raise Conflict(Text(zh=f"邮件 {mail_id} 的内容已按保留期限删除，无法重试。",
+                                en=f"Mail {mail_id}'s content was deleted after the retention period; it cannot be retried."),
+                           Text(zh="请让工作流重新提交这封邮件。", en="Have the workflow post the mail again."))
         return await self.outbox.requeue(record)
+
+    async def prune(self, keep_days: float) -> int:
+        """Forget sent and failed mail older than `keep_days`, and the idempotency keys that named it."""
+        old = await self.outbox.prune(now() - timedelta(days=keep_days))
+        keys = [idempotency_slot(r.token, r.idempotency_key) for r in old if r.idempotency_key is not None]
+        if keys:
+            await self._idempotency.write({}, delete=keys)
+        return len(old)
 
     async def send_test(self, count: int, to: str, mailbox: str | None = None) -> list[MailRecord]:
         """Chat's 测试发送 N 地址: N numbered test mails through the normal queue."""

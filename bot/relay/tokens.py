@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.audit import Actor, AuditLog
 from bot.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied, Unauthorized
 from bot.i18n import Text
 from bot.storage import Storage
@@ -41,10 +42,12 @@ class TokenInfo(dict[str, Any]):
 class TokenStore:
     """Keyed by hash so each API call is one lookup; names are unique among live tokens."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, audit: AuditLog | None = None) -> None:
         self._table = storage.table("tokens")
+        self._audit = audit
 
-    async def create(self, name: str, mailboxes: list[str] | None = None) -> str:
+    async def create(self, name: str, mailboxes: list[str] | None = None, actor: Actor | None = None) -> str:
+        """A new token (returned once); audited when an actor is given."""
         if not name or len(name) > 64:
             raise InvalidInput([FieldError(field="name", problem=Text(zh="名称需 1–64 个字符",
                                 en="the name needs 1-64 characters"), example="approvals")])
@@ -54,6 +57,8 @@ class TokenStore:
         token = PREFIX + secrets.token_urlsafe(32)
         await self._table.put(digest(token), {"name": name, "mailboxes": list(mailboxes or []),
                                               "created_at": datetime.now(UTC).isoformat()})
+        if self._audit is not None and actor is not None:
+            await self._audit.record(actor, "token_create", name, {"mailboxes": list(mailboxes or [])})
         return token
 
     async def authenticate(self, token: str | None) -> TokenInfo:
@@ -70,8 +75,10 @@ class TokenStore:
     async def _find(self, name: str) -> str | None:
         return next((key for key, doc in await self._table.items() if doc["name"] == name), None)
 
-    async def revoke(self, name: str) -> None:
+    async def revoke(self, name: str, actor: Actor | None = None) -> None:
         key = await self._find(name)
         if key is None:
             raise NotFound(Text(zh=f"没有名为“{name}”的令牌。", en=f"There is no token named '{name}'."))
         await self._table.delete(key)
+        if self._audit is not None and actor is not None:
+            await self._audit.record(actor, "token_revoke", name)

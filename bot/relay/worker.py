@@ -28,6 +28,7 @@ from bot.relay.service import RelayService
 from bot.smtp import ServerSettings, SmtpSession
 
 log = logging.getLogger("mailbot.relay")
+PRUNE_EVERY_S = 3600.0
 
 
 class InternalError(MailbotError):
@@ -131,14 +132,19 @@ class Worker:
             await lane.close_idle()
 
     async def run(self) -> None:
-        """The loop: rescan now and then, route each due mail to its lane, tidy idle connections."""
+        """The loop: rescan now and then, route each due mail to its lane, tidy idle connections
+        and, hourly (or at a tenth of a shorter keep), forget finished mail older than MAILBOT_RELAY_KEEP_DAYS."""
         rescan_at = time.monotonic() + self.settings.relay_poll_s
+        prune_at = time.monotonic()
         while not self._stopping:
             if time.monotonic() >= rescan_at:
                 await self.outbox.rescan()
                 for lane in self._lanes.values():
                     await lane.close_idle(self.settings.relay_idle_s)
                 rescan_at = time.monotonic() + self.settings.relay_poll_s
+            if time.monotonic() >= prune_at:
+                await self._prune()
+                prune_at = time.monotonic() + min(PRUNE_EVERY_S, self.settings.relay_keep_days * 86400 / 10)
             due = await self.outbox.next_due(timeout=max(0.0, rescan_at - time.monotonic()))
             if due is None:
                 continue
@@ -151,6 +157,13 @@ class Worker:
             lane.queue.put_nowait(mail_id)
             while len(lane.senders) < lane.size:
                 lane.senders.append(asyncio.create_task(self._sender(mailbox, lane), name=f"relay-{mailbox}"))
+
+    async def _prune(self) -> None:
+        try:
+            if pruned := await self.relay.prune(self.settings.relay_keep_days):
+                log.info("forgot %d sent/failed mails older than %g days", pruned, self.settings.relay_keep_days)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop delivery
+            log.exception("pruning old mail failed; trying again later")
 
     async def _sender(self, name: str, lane: Lane) -> None:
         """One of a lane's senders: one mail at a time, on its own (reused) connection."""

@@ -33,6 +33,10 @@ def test_token_commands(tmp_path: Path) -> None:
     assert mailbot(data, "token", "create", "x", "--mailbox", "nope").returncode != 0
     assert mailbot(data, "token", "revoke", "wf").returncode == 0
     assert json.loads(mailbot(data, "token", "list", "--json").stdout) == []
+    audit = json.loads(mailbot(data, "audit", "--json").stdout)
+    assert [(e["action"], e["target"]) for e in audit] == [("token_create", "wf"), ("token_revoke", "wf")]
+    assert all(e["actor"].startswith("cli:") for e in audit)
+    assert token["token"] not in json.dumps(audit)
 
 
 def test_template_commands(tmp_path: Path) -> None:
