@@ -2,8 +2,10 @@
 
 The shapes follow templates exported by the card platform itself (open-dingtalk/dingtalk-card-examples:
 `表单组件的使用与更新`, `循环渲染容器之交互组件的使用与服务端更新`, `多 Tab 页`, `审批模板`): a `Card` root,
-`CardHeaderV2`, `Markdown`, `Form`, `Loop`, `Grid`, `SingleButton`, `Divider`. Only the props that carry
-meaning are written; the platform's editor fills its own defaults for the rest on import.
+`CardHeaderV2`, `Markdown`, `Form`, `Loop`, `Grid`, `SingleButton`, `Divider`. The functions here set the
+props that carry meaning; every other prop the editor writes with one fixed value in all official exports
+comes from `editor_defaults.json` (made by `python -m tests.cards.official_shapes <mirror> --defaults …`),
+so a generated template carries the same props as one the editor exported.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 from typing import Any, Literal
 
 Node = dict[str, Any]
 Scope = Literal["global", "loop"]
 
 SCHEMA_VERSION = "3.0.0"
+EDITOR_DEFAULTS: dict[str, Node] = json.loads(
+    Path(__file__).with_name("editor_defaults.json").read_text(encoding="utf-8"))
 
 
 # -- values bound to variables ---------------------------------------------------------------------
@@ -106,6 +111,7 @@ class Ids:
 
 
 def _node(component: str, node_id: str, title: str, props: Node, children: list[Node] | None = None) -> Node:
+    props = {**EDITOR_DEFAULTS.get(component, {}), **props}
     node: Node = {"componentName": component, "id": node_id, "props": props, "title": title, "hidden": False,
                   "isLocked": False, "condition": True, "conditionGroup": ""}
     if children is not None:
