@@ -1,8 +1,10 @@
 """Reading card callbacks (topic `/v1.0/card/instances/callback`) in DingTalk's shape, without trusting it.
 
 `data` carries `outTrackId`, `userId`, `corpId`, `spaceType`, `spaceId` and `content` / `extension`
-as JSON strings; `content.cardPrivateData` has `actionIds` and `params`. A Form submit puts its
-values under `params.form` (a SELECT as `{"index", "value"}`); flat `params` keys are read too.
+as JSON strings; `content.cardPrivateData` has `actionIds` and `params`. A button sends its actionId
+and the params set on it. A Form submit sends `actionIds: ["form"]` and its values under
+`params.form`, keyed by field name (a SELECT as `{"index", "value"}`); fields left empty are left
+out (DingTalk's "form variables" page). Flat `params` keys are read too.
 The SDK's own `CardCallbackMessage` drops fields and crashes on bad JSON, hence this reader.
 
 The secret typed into the form ends up only in `CardAction.secret` (a SecretStr): `params` and
@@ -49,8 +51,10 @@ class CardAction(BaseModel):
 
     @property
     def is_form_submit(self) -> bool:
-        """Form values arrived and no known button was pressed (a form's actionIds are not documented)."""
-        return self.error is None and self.action not in _BUTTONS and bool(self.form or self.secret)
+        """The Form's own actionId, or form values without a known button (older clients, flat params)."""
+        if self.error is not None:
+            return False
+        return self.action == _FORM_KEY or (self.action not in _BUTTONS and bool(self.form or self.secret))
 
 
 def scalar(value: Any) -> str:

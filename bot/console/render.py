@@ -17,7 +17,7 @@ from bot.console.markdown import to_html
 from cards.common import Action
 
 Params = Mapping[str, str]
-SUBMIT_ACTION = ""  # a Form submit carries no documented actionId: the page sends actionIds []
+SUBMIT_ACTION = "form"  # a Form submit's actionIds is ["form"], as DingTalk sends it
 SECRET_FIELD = "password"
 
 

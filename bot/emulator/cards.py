@@ -1,8 +1,11 @@
-"""Template-card instances: createAndDeliver, PUT updates, and updates carried by callback ACKs."""
+"""Template-card instances: createAndDeliver, PUT updates, and updates carried by callback ACKs.
+
+Error codes are the card-instance API's documented ones (open.dingtalk.com, "创建并投放卡片" and
+"更新卡片" error tables); DingTalk's `message` repeats the code, and so does ours.
+"""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from bot.emulator.models import ApiError, CardInstance
@@ -10,6 +13,10 @@ from bot.emulator.models import ApiError, CardInstance
 _SPACE_PREFIX = "dtv1.card//"
 # Which deliver model each space type needs in createAndDeliver (CONFIRMED by the SDK and examples).
 _DELIVER_MODELS = {"IM_ROBOT": "imRobotOpenDeliverModel", "IM_GROUP": "imGroupOpenDeliverModel"}
+
+
+def _error(code: str) -> ApiError:
+    return ApiError(400, code, code)
 
 
 class CardStore:
@@ -22,39 +29,40 @@ class CardStore:
     def create_and_deliver(self, body: dict[str, Any], *, fail: bool) -> dict[str, Any]:
         template_id = body.get("cardTemplateId")
         if not template_id:  # CONFIRMED code (card-instance API error table)
-            raise ApiError(400, "param.cardTemplateIdEmpty", "param.cardTemplateIdEmpty")
+            raise _error("param.cardTemplateIdEmpty")
         out_track_id = body.get("outTrackId")
         if not out_track_id:  # CONFIRMED code
-            raise ApiError(400, "param.outTrackIdEmpty", "param.outTrackIdEmpty")
+            raise _error("param.outTrackIdEmpty")
         data = _param_map(body.get("cardData"), "cardData")
         private = _private_data(body.get("privateData"))
         spaces = _spaces(body.get("openSpaceId"))
         for space_type, _ in spaces:
             if not isinstance(body.get(_DELIVER_MODELS[space_type]), dict):
-                # ASSUMED code: DingTalk's exact answer to a missing deliver model is not documented.
-                raise ApiError(400, "param.openDeliverModelInvalid",
-                               f"{_DELIVER_MODELS[space_type]} is required for {space_type}")
+                raise _error("param.openDeliverModelEmpty")  # CONFIRMED code
         # CONFIRMED: re-creating an existing outTrackId does not overwrite the card's data.
         self.instances.setdefault(
             out_track_id,
             CardInstance(out_track_id, template_id, body.get("callbackType"), spaces, data, private),
         )
         # CONFIRMED field set (aliyun dingtalk SDK CreateAndDeliverResponseBody); failures keep HTTP 200.
-        # ASSUMED: the error text, and echoing the request's spaceType rather than the generic "IM".
+        # `carrierId` comes only for the IM space (CONFIRMED), which the bot never uses.
+        # ASSUMED: the error text.
         results = [
             {"spaceType": space_type, "spaceId": space_id, "success": not fail,
-             "carrierId": secrets.token_urlsafe(18),
              **({"errorMsg": "emulated delivery failure"} if fail else {})}
             for space_type, space_id in spaces
         ]
         return {"success": True, "result": {"outTrackId": out_track_id, "deliverResults": results}}
 
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
-        """PUT /v1.0/card/instances; answer CONFIRMED as `{success, result: true}`."""
-        card = self.instances.get(body.get("outTrackId") or "")
+        """PUT /v1.0/card/instances; answer and error codes CONFIRMED."""
+        if not body.get("outTrackId"):
+            raise _error("param.outTrackIdEmpty")
+        if body.get("cardData") is None and body.get("privateData") is None:
+            raise _error("param.cardDataAndPrivateDataBothEmpty")
+        card = self.instances.get(body["outTrackId"])
         if card is None:
-            # ASSUMED code and status for an unknown outTrackId.
-            raise ApiError(400, "param.outTrackIdNotExist", "card instance of outTrackId does not exist")
+            raise _error("param.cardNotExist")
         _apply(card, body.get("cardData"), body.get("privateData"), body.get("cardUpdateOptions"))
         return {"success": True, "result": True}
 
@@ -88,14 +96,10 @@ def _apply(card: CardInstance, card_data: Any, private_data: Any, options: Any) 
 def _param_map(value: Any, name: str) -> dict[str, str]:
     """CONFIRMED: every cardParamMap value is a string (structured values are JSON-encoded)."""
     params = value.get("cardParamMap") if isinstance(value, dict) else None
-    if not isinstance(params, dict):
-        raise ApiError(400, "param.invalid", f"{name}.cardParamMap must be an object")
-    bad = sorted(k for k, v in params.items() if not isinstance(v, str))
-    if bad:
-        # ASSUMED code: DingTalk rejects the non-string map, its exact error code is not documented.
-        raise ApiError(
-            400, "param.invalid", f"{name}.cardParamMap values must be strings: {', '.join(bad)}"
-        )
+    if not isinstance(params, dict) or any(not isinstance(v, str) for v in params.values()):
+        # ASSUMED code: the API types the map Map<String, String>; what it answers otherwise is not
+        # documented, and `param.invalid` is the error table's only candidate.
+        raise _error("param.invalid")
     return dict(params)
 
 
@@ -103,18 +107,23 @@ def _private_data(value: Any) -> dict[str, dict[str, str]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ApiError(400, "param.invalid", "privateData must be an object keyed by userId")
+        raise _error("param.invalid")
     return {user_id: _param_map(entry, f"privateData.{user_id}") for user_id, entry in value.items()}
 
 
 def _spaces(open_space_id: Any) -> list[tuple[str, str]]:
-    """`dtv1.card//IM_ROBOT.<staffId>` or `dtv1.card//IM_GROUP.<conversationId>`, `;`-separated."""
+    """`dtv1.card//IM_ROBOT.<staffId>` or `dtv1.card//IM_GROUP.<conversationId>`, `;`-separated.
+
+    The space type is case-insensitive: DingTalk's own request example writes `im_group.…;im_robot.…`.
+    """
+    if not open_space_id:
+        raise _error("param.openSpaceIdEmpty")  # CONFIRMED code
     if not isinstance(open_space_id, str) or not open_space_id.startswith(_SPACE_PREFIX):
-        raise ApiError(400, "param.openSpaceIdInvalid", f"bad openSpaceId {open_space_id!r}")
+        raise _error("param.openSpaceIdInvalid")  # ASSUMED code
     spaces = []
     for part in open_space_id[len(_SPACE_PREFIX):].split(";"):
         space_type, _, space_id = part.partition(".")
-        if space_type not in _DELIVER_MODELS or not space_id:
-            raise ApiError(400, "param.openSpaceIdInvalid", f"bad openSpaceId {open_space_id!r}")
-        spaces.append((space_type, space_id))
+        if space_type.upper() not in _DELIVER_MODELS or not space_id:
+            raise _error("param.openSpaceIdInvalid")
+        spaces.append((space_type.upper(), space_id))
     return spaces

@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -37,6 +38,8 @@ from bot.emulator.stream import StreamHub
 from bot.emulator.webhooks import SessionWebhooks
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
+# CONFIRMED (open.dingtalk.com "卡片回调"): a card callback must be answered within 2 seconds.
+CARD_ACK_TIMEOUT_S = 2.0
 _PUBLIC_PATHS = {"/v1.0/gateway/connections/open", "/v1.0/oauth2/accessToken"}
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY = web.RequestKey("json_body", object)  # the request body, parsed once by the recorder
@@ -260,8 +263,12 @@ class DingTalkEmulator:
             extension=extension,
         )
 
+        pushed_at = time.monotonic()
+
         def apply(ack: dict[str, Any]) -> None:
-            if ack.get("code") == 200:
+            if time.monotonic() - pushed_at > CARD_ACK_TIMEOUT_S:
+                self._cards.errors.append(f"{out_track_id}: ACK after {CARD_ACK_TIMEOUT_S:g} s; its card update is lost")
+            elif ack.get("code") == 200:
                 self._cards.apply_callback_response(out_track_id, user_id, _ack_response(ack))
 
         pushed = self._stream.new_frame("CALLBACK", CARD_CALLBACK_TOPIC, data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.emulator.frames import frame
 from bot.emulator.models import ApiError, EmulatorError
+
+# CONFIRMED (open-dingtalk/developerpedia docs/learn/stream/protocol.md): a ticket is valid for
+# 90 seconds and opens one connection.
+TICKET_TTL_S = 90.0
 
 
 @dataclass(eq=False)
@@ -29,7 +34,7 @@ class StreamHub:
 
     def __init__(self, app_id: str) -> None:
         self._app_id = app_id
-        self._tickets: dict[str, list[dict[str, str]]] = {}
+        self._tickets: dict[str, tuple[float, list[dict[str, str]]]] = {}
         self._open: list[_Connection] = []
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ack_hooks: dict[str, Callable[[dict[str, Any]], None]] = {}
@@ -38,9 +43,9 @@ class StreamHub:
         self.acks: list[dict[str, Any]] = []
 
     def issue_ticket(self, subscriptions: list[dict[str, str]]) -> str:
-        """One ticket per connections/open call, consumed by the websocket that presents it."""
+        """One ticket per connections/open call, good for one websocket within TICKET_TTL_S."""
         ticket = secrets.token_urlsafe(16)
-        self._tickets[ticket] = subscriptions
+        self._tickets[ticket] = (time.monotonic(), subscriptions)
         return ticket
 
     @property
@@ -53,10 +58,10 @@ class StreamHub:
         return bool(self._open)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        subscriptions = self._tickets.pop(request.query.get("ticket", ""), None)
-        if subscriptions is None:
-            # ASSUMED: DingTalk's answer to a bad or reused ticket is not documented.
-            raise ApiError(401, "invalidTicket", "ticket is invalid or already used")
+        issued_at, subscriptions = self._tickets.pop(request.query.get("ticket", ""), (0.0, None))
+        if subscriptions is None or time.monotonic() - issued_at > TICKET_TTL_S:
+            # ASSUMED: DingTalk's answer to a bad, reused or expired ticket is not documented.
+            raise ApiError(401, "invalidTicket", "ticket is invalid, expired or already used")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         conn = _Connection(ws, request, subscriptions)

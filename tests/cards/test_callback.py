@@ -24,7 +24,7 @@ FORM_VALUES = {"name": "审批通知", "type": {"index": 5, "value": "qq"}, "acc
 
 
 def test_form_submit_with_nested_values_and_select_dicts() -> None:
-    action = parse_callback(frame({"actionIds": [], "params": {
+    action = parse_callback(frame({"actionIds": ["form"], "params": {
         "form": FORM_VALUES, "current_form": {"fields": []}, "mode": "edit", "mailbox": "审批通知", "version": "3"}}))
     assert action.error is None and action.is_form_submit
     assert (action.out_track_id, action.user_id, action.corp_id) == ("track-1", "alice", "corp")
@@ -33,6 +33,14 @@ def test_form_submit_with_nested_values_and_select_dicts() -> None:
                            "security": "ssl"}
     assert action.params == {"mode": "edit", "mailbox": "审批通知", "version": "3"}
     assert action.secret is not None and action.secret.get_secret_value() == SECRET
+
+
+def test_a_form_submit_with_every_field_left_empty_is_still_a_submit() -> None:
+    """DingTalk leaves empty fields out of params.form; the handler then reports what is missing."""
+    action = parse_callback(frame({"actionIds": ["form"], "params": {"form": {}, "mode": "add"}}))
+    assert action.is_form_submit and action.form == {} and action.secret is None
+    pressed = parse_callback(frame({"actionIds": ["mailbox_test"], "params": {"mailbox": "A", "form": {"name": "x"}}}))
+    assert not pressed.is_form_submit
 
 
 def test_flat_params_are_read_as_form_values_too() -> None:

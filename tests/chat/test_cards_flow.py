@@ -57,7 +57,7 @@ def submit_content(form: dict[str, Any], password: str | None) -> dict[str, Any]
     values = dict(form)
     if password is not None:
         values["password"] = password
-    return {"cardPrivateData": {"actionIds": [], "params": {"form": values}}}
+    return {"cardPrivateData": {"actionIds": ["form"], "params": {"form": values}}}
 
 
 def press(action: str, **params: str) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def test_mailbox_form_has_real_fields_and_never_a_secret(lang: str) -> None:
     html = render("mailbox_form", params)
     assert "TOPSECRET" not in render_card("mailbox_form", params, card_id="c1", fallback_markdown="")
     form = html.find("form")[0]
-    assert form["data-action"] == "" and json.loads(form["data-params"]) == {"mode": "edit", "mailbox": "ops", "version": "4"}
+    assert form["data-action"] == "form" and json.loads(form["data-params"]) == {"mode": "edit", "mailbox": "ops", "version": "4"}
     secret = html.find("input", name="password")[0]
     assert secret["type"] == "password" and "value" not in secret
     assert html.find("input", name="name")[0]["value"] == "ops"

@@ -355,7 +355,6 @@ async def test_card_with_non_string_param_is_rejected(emu: DingTalkEmulator, api
     status, answer = await api.call("POST", CREATE_CARD, body, token)
     assert status == 400
     _assert_error_shape(answer, "param.invalid")
-    assert "count" in answer["message"]
     assert emu.cards == {}
     assert emu.card_calls[-1].status == 400
 
@@ -386,7 +385,26 @@ async def test_card_update_merges_or_replaces(emu: DingTalkEmulator, api: OpenAp
 
     status, answer = await api.call("PUT", CARDS, {**replace, "outTrackId": "nope"}, token)
     assert status == 400
-    _assert_error_shape(answer, "param.outTrackIdNotExist")
+    _assert_error_shape(answer, "param.cardNotExist")
+    for body, code in (({**replace, "outTrackId": ""}, "param.outTrackIdEmpty"),
+                       ({"outTrackId": "card-3"}, "param.cardDataAndPrivateDataBothEmpty")):
+        status, answer = await api.call("PUT", CARDS, body, token)
+        assert status == 400 and answer["code"] == answer["message"] == code
+    assert emu.cards["card-3"] == {"status": "done"}
+
+
+async def test_card_spaces_and_deliver_models_are_checked(emu: DingTalkEmulator, api: OpenApi) -> None:
+    token = await api.token()
+    lower = {**_card_body("card-6", {"title": "t"}), "openSpaceId": "dtv1.card//im_robot.user1"}
+    status, answer = await api.call("POST", CREATE_CARD, lower, token)
+    assert status == 200 and answer["result"]["deliverResults"][0]["spaceType"] == "IM_ROBOT"
+    assert "carrierId" not in answer["result"]["deliverResults"][0]  # only the IM space has one
+    no_model = {k: v for k, v in _card_body("card-7", {"title": "t"}).items() if k != "imRobotOpenDeliverModel"}
+    no_space = {**_card_body("card-8", {"title": "t"}), "openSpaceId": ""}
+    for body, code in ((no_model, "param.openDeliverModelEmpty"), (no_space, "param.openSpaceIdEmpty")):
+        status, answer = await api.call("POST", CREATE_CARD, body, token)
+        assert status == 400 and answer["code"] == answer["message"] == code
+    assert set(emu.cards) == {"card-6"}
 
 
 async def test_recreating_a_card_keeps_its_data(emu: DingTalkEmulator, api: OpenApi) -> None:
