@@ -252,16 +252,24 @@ class _CardFrames(CallbackHandler):
         self.logger = log
         self._on_card = on_card
         self._follow_up = follow_up
+        self._waiting: list[CallbackResult] = []
 
     async def process(self, message: CallbackMessage) -> tuple[int, Any]:
         result = await self._on_card(message.data if isinstance(message.data, dict) else {})
-        self._follow_up(result)
+        self._waiting.append(result)
         if result.ack is None:
             return AckMessage.STATUS_OK, {}
         params = result.ack.params
         return AckMessage.STATUS_OK, {
             "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
             "cardData": {"cardParamMap": params}, "userPrivateData": {"cardParamMap": params}}
+
+    def acked(self) -> None:
+        """Start the slow work once the ACK is on the wire: DingTalk asks for no card update calls
+        while a callback is unanswered, and an answer within 2 seconds."""
+        waiting, self._waiting = self._waiting, []
+        for result in waiting:
+            self._follow_up(result)
 
 
 def card_template(settings: Settings, card: str) -> str | None:
@@ -308,7 +316,11 @@ class MailbotStreamClient(DingTalkStreamClient):
             async for raw in websocket:
                 try:
                     frame = json.loads(raw)
-                    if await self.route_message(frame) == self.TAG_DISCONNECT:
+                    disconnect = await self.route_message(frame) == self.TAG_DISCONNECT  # ACK sent in here
+                    for handler in self.callback_handler_map.values():
+                        if isinstance(handler, _CardFrames):
+                            handler.acked()
+                    if disconnect:
                         await websocket.close()
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     log.warning("dropped a malformed frame: %s", type(exc).__name__)

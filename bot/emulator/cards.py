@@ -25,6 +25,7 @@ class CardStore:
     def __init__(self) -> None:
         self.instances: dict[str, CardInstance] = {}
         self.errors: list[str] = []
+        self.unanswered: dict[str, int] = {}  # outTrackId -> callbacks pushed and not yet ACKed
 
     def create_and_deliver(self, body: dict[str, Any], *, fail: bool) -> dict[str, Any]:
         template_id = body.get("cardTemplateId")
@@ -63,6 +64,9 @@ class CardStore:
         card = self.instances.get(body["outTrackId"])
         if card is None:
             raise _error("param.cardNotExist")
+        if self.unanswered.get(card.out_track_id):
+            # DingTalk: "请勿在回调过程中，调用更新接口" (no update call while a callback is unanswered).
+            self.errors.append(f"{card.out_track_id}: PUT while a callback on it was unanswered")
         _apply(card, body.get("cardData"), body.get("privateData"), body.get("cardUpdateOptions"))
         return {"success": True, "result": True}
 

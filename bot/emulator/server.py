@@ -264,8 +264,10 @@ class DingTalkEmulator:
         )
 
         pushed_at = time.monotonic()
+        self._cards.unanswered[out_track_id] = self._cards.unanswered.get(out_track_id, 0) + 1
 
         def apply(ack: dict[str, Any]) -> None:
+            self._cards.unanswered[out_track_id] -= 1
             if time.monotonic() - pushed_at > CARD_ACK_TIMEOUT_S:
                 self._cards.errors.append(f"{out_track_id}: ACK after {CARD_ACK_TIMEOUT_S:g} s; its card update is lost")
             elif ack.get("code") == 200:

@@ -37,6 +37,8 @@ async def cards_live(emu: DingTalkEmulator, data_dir: Path) -> AsyncIterator[Din
         await emu.wait_connected(1)
         yield adapter
         await adapter.stop()
+    # What DingTalk would refuse or drop: late ACKs, card updates while a callback is unanswered.
+    assert emu.card_errors == []
 
 
 def app_of(adapter: DingTalkAdapter) -> App:

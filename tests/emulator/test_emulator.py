@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 from urllib.parse import quote_plus
@@ -23,6 +23,7 @@ from dingtalk_stream import (
 )
 
 from bot.emulator import DingTalkEmulator
+from bot.emulator import server as server_module
 
 RECONNECT_DELAY_S = 0.05
 CARD_TOPIC = CallbackHandler.TOPIC_CARD_CALLBACK
@@ -92,9 +93,12 @@ class CardActionHandler(CallbackHandler):
     def __init__(self) -> None:
         super().__init__()
         self.received: list[dict[str, Any]] = []
+        self.before_ack: Callable[[], Awaitable[None]] | None = None  # what a sloppy handler does first
 
     async def process(self, callback: CallbackMessage) -> tuple[int, dict[str, Any]]:
         self.received.append(callback.data)
+        if self.before_ack is not None:
+            await self.before_ack()
         params = json.loads(callback.data["content"])["cardPrivateData"]["params"]
         return AckMessage.STATUS_OK, {
             "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
@@ -405,6 +409,30 @@ async def test_card_spaces_and_deliver_models_are_checked(emu: DingTalkEmulator,
         status, answer = await api.call("POST", CREATE_CARD, body, token)
         assert status == 400 and answer["code"] == answer["message"] == code
     assert set(emu.cards) == {"card-6"}
+
+
+async def test_what_dingtalk_refuses_during_a_callback_is_reported(
+    emu: DingTalkEmulator, client: EmulatedStreamClient, card_handler: CardActionHandler, api: OpenApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A card update call while the callback is unanswered, and an ACK after the 2 s limit."""
+    token = await api.token()
+    assert (await api.call("POST", CREATE_CARD, _card_body("card-9", {"status": "new"}), token))[0] == 200
+    content = {"cardPrivateData": {"actionIds": ["approve"], "params": {"action": "approve"}}}
+
+    async def put_first() -> None:
+        await api.call("PUT", CARDS, {"outTrackId": "card-9", "cardData": {"cardParamMap": {"status": "x"}}}, token)
+
+    card_handler.before_ack = put_first
+    await emu.wait_ack(await emu.send_card_callback("card-9", "alice", content))
+    assert emu.card_errors == ["card-9: PUT while a callback on it was unanswered"]
+
+    monkeypatch.setattr(server_module, "CARD_ACK_TIMEOUT_S", 0.05)
+    card_handler.before_ack = lambda: asyncio.sleep(0.2)
+    await emu.wait_ack(await emu.send_card_callback("card-9", "alice", content))
+    assert emu.cards["card-9"]["status"] == "done:approve"  # from the first, timely ACK only
+    assert emu.card_errors[-1] == "card-9: ACK after 0.05 s; its card update is lost"
+    emu.card_errors.clear()  # this test's violations were on purpose
 
 
 async def test_recreating_a_card_keeps_its_data(emu: DingTalkEmulator, api: OpenApi) -> None:
