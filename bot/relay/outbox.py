@@ -229,16 +229,30 @@ class Outbox:
 
     async def recent(self, *, status: str | None = None, limit: int = 50,
                      mailboxes: Any = None) -> list[MailRecord]:
-        """Newest first. Loads the mail table (small records, no content): for listing, not the hot path."""
-        records = []
-        for mail_id, doc in await self.mails.items():
-            record = MailRecord.model_validate(doc)
-            if mail_id in self.inflight and record.status in PENDING:
-                record.status = "sending"
-            if status and record.status != status:
-                continue
-            if mailboxes is not None and not mailboxes(record.mailbox):
-                continue
-            records.append(record)
+        """The last `limit` matching mails to change, newest first by creation.
+
+        Pages back through the records by last write, so a listing costs about `limit` reads however
+        many mails are kept (the console polls this twice a second).
+        """
+        records: list[MailRecord] = []
+        seen: set[str] = set()  # a write between two pages shifts rows: never list a mail twice
+        offset, page = 0, max(100, 2 * limit)
+        while len(records) < limit:
+            rows = await self.mails.newest(page, offset)
+            for mail_id, doc in rows:
+                if mail_id in seen:
+                    continue
+                seen.add(mail_id)
+                record = MailRecord.model_validate(doc)
+                if mail_id in self.inflight and record.status in PENDING:
+                    record.status = "sending"
+                if (status and record.status != status) or (mailboxes is not None and not mailboxes(record.mailbox)):
+                    continue
+                records.append(record)
+                if len(records) == limit:
+                    break
+            if len(rows) < page:
+                break
+            offset += page
         records.sort(key=lambda r: r.created_at, reverse=True)
-        return records[:limit]
+        return records

@@ -31,7 +31,11 @@ class Table(ABC):
 
     @abstractmethod
     async def items(self) -> list[tuple[str, Document]]:
-        """All entries in insertion order."""
+        """All entries, oldest write first (a put moves its key to the end)."""
+
+    @abstractmethod
+    async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
+        """Entries by last write, newest first, skipping `offset`: listing without reading it all."""
 
     @abstractmethod
     async def count(self) -> int: ...

@@ -27,6 +27,7 @@ from bot.storage.base import Document, Step, Storage, Table
 T = TypeVar("T")
 _DELETE = 'DELETE FROM "docs" WHERE key = ?'
 _PUT = 'REPLACE INTO "docs" (key, value) VALUES (?, ?)'
+_NEWEST = 'SELECT key, value FROM "docs" ORDER BY rowid DESC LIMIT ? OFFSET ?'
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -115,6 +116,11 @@ class SqliteTable(Table):
             snapshot = await self._run(lambda: dict(self._db.items()))
             self._snapshot, self._stamp = snapshot, stamp
         return [(key, json.loads(raw)) for key, raw in snapshot.items()]
+
+    async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
+        # REPLACE gives a written row a new rowid, so rowid order is write order.
+        rows = await self._run(lambda: list(self._db.conn.select(_NEWEST, (limit, offset))))
+        return [(key, json.loads(raw)) for key, raw in rows]
 
     async def count(self) -> int:
         return await self._run(lambda: len(self._db))
