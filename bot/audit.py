@@ -53,5 +53,6 @@ class AuditLog:
         return entry
 
     async def entries(self, limit: int | None = None) -> list[AuditEntry]:
-        rows = [AuditEntry.model_validate(v) for _, v in sorted(await self._table.items())]
-        return rows[-limit:] if limit else rows
+        """Oldest first; with `limit`, only the last entries are read (entries are written once, in time order)."""
+        rows = sorted(await self._table.newest(limit)) if limit else sorted(await self._table.items())
+        return [AuditEntry.model_validate(v) for _, v in rows]

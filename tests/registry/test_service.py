@@ -83,6 +83,7 @@ async def test_default_moves_atomically_and_everything_is_audited(app: App, smtp
     actions = [x.action for x in await app.audit.entries()]
     assert actions == ["add", "add", "default", "disable", "enable", "test", "remove"]
     assert all(x.actor == "test:alice (Alice)" for x in await app.audit.entries())
+    assert [x.action for x in await app.audit.entries(limit=3)] == ["enable", "test", "remove"]
 
 
 async def test_test_mail_has_message_id_date_utf8_subject_and_display_name(
