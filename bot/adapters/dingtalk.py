@@ -17,7 +17,7 @@ import platform
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -30,6 +30,7 @@ from bot.chat.cards import CallbackResult
 from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.router import failure_reply
 from bot.config import Settings
+from bot.i18n import Text
 from cards import CARDS
 
 log = logging.getLogger("mailbot.dingtalk")
@@ -205,15 +206,19 @@ class Replier:
             space = {"openSpaceId": f"dtv1.card//IM_GROUP.{target.conversation_id}",
                      "imGroupOpenSpaceModel": {"supportForward": False},
                      "imGroupOpenDeliverModel": {"robotCode": target.robot_code or self.settings.dingtalk_client_id or ""}}
-        answer = await self.api.call(CARD_CREATE_PATH, {
-            "cardTemplateId": template, "outTrackId": reply.out_track_id, "callbackType": "STREAM",
-            "cardData": {"cardParamMap": reply.params}, "privateData": {user: {"cardParamMap": reply.params}},
-            "userIdType": 1, **space})
+        try:
+            answer = await self.api.call(CARD_CREATE_PATH, {
+                "cardTemplateId": template, "outTrackId": reply.out_track_id, "callbackType": "STREAM",
+                "cardData": {"cardParamMap": reply.params}, "privateData": {user: {"cardParamMap": reply.params}},
+                "userIdType": 1, **space})
+        except DingTalkApiError as exc:  # e.g. an unpublished template, or no card permission
+            log.error("DingTalk refused card %s: %s", reply.card, exc)
+            return await self.send(target, card_fallback(reply, exc.code))
         results = (answer.get("result") or {}).get("deliverResults") or [] if isinstance(answer, dict) else []
         failed = [r for r in results if not r.get("success")]
         if failed or not results:
             log.error("card %s was not delivered: %s", reply.card, [r.get("errorMsg") for r in failed])
-            await self.send(target, reply.fallback)
+            await self.send(target, card_fallback(reply, None))
 
     async def update_card(self, target: ReplyTarget, update: CardUpdate) -> None:
         """Change a delivered card in place, for everyone and for the user who acted on it."""
@@ -270,6 +275,32 @@ class _CardFrames(CallbackHandler):
         waiting, self._waiting = self._waiting, []
         for result in waiting:
             self._follow_up(result)
+
+
+# Why DingTalk refused a card, and what the admin does about it (codes from DingTalk's API docs and
+# reports of real answers); anything else gets the general advice.
+CARD_REFUSALS: dict[str, Text] = {
+    "param.templateUnpublished": Text(
+        zh="卡片模板还没有发布：在卡片平台打开这个模板，点“发布”。",
+        en="The card template is not published: open it in the card platform and publish it."),
+    "Forbidden.AccessDenied.AccessTokenPermissionDenied": Text(
+        zh="应用没有“互动卡片实例写权限”（Card.Instance.Write）：在开发者后台的权限管理里开通。",
+        en="The app lacks the Card.Instance.Write permission: add it under the app's permissions in the developer console."),
+}
+CARD_REFUSED = Text(zh="钉钉拒绝了这张卡片（{code}）：检查 {env} 是否为本应用已发布模板的 id（见 cards/README.md）。",
+                    en="DingTalk refused this card ({code}): check that {env} is the id of a published template "
+                       "linked to this app (see cards/README.md).")
+NOT_DELIVERED = Text(zh="卡片没有送达（钉钉报告投放失败）。", en="The card was not delivered (DingTalk reported a failed delivery).")
+
+
+def card_fallback(reply: CardReply, code: str | None) -> MarkdownReply:
+    """The card's text stand-in, with why the card is missing and how to fix it."""
+    lang = reply.lang if reply.lang in ("zh", "en") else "zh"
+    if code is None:
+        why = NOT_DELIVERED(lang)
+    else:
+        why = (CARD_REFUSALS.get(code) or CARD_REFUSED)(lang).format(code=code, env=CARDS[reply.card].env_var)
+    return replace(reply.fallback, text=f"{reply.fallback.text}\n\n⚠️ {why}")
 
 
 def card_template(settings: Settings, card: str) -> str | None:

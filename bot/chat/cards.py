@@ -62,6 +62,15 @@ DONE = {
     Action.MAILBOX_SET_DEFAULT: T(zh="已将“{name}”设为默认邮箱。", en="'{name}' is now the default mailbox."),
     Action.MAILBOX_DELETE: T(zh="已删除“{name}”。", en="Removed '{name}'."),
 }
+# What replaces the form when DingTalk cannot show it: the same job by text.
+FORM_BY_TEXT = {
+    "add": T(zh="表单卡片没能显示。可以用文字登记：发送“新建邮箱 名称=… 账号=…”（可加 类型=…），再按提示发送密码/授权码。",
+             en="The form card could not be shown. Register by text instead: send 'new mailbox name=… account=…' "
+                "(type=… optional), then send the password / authorization code when asked."),
+    "edit": T(zh="表单卡片没能显示。可以用文字修改：发送“修改邮箱 {name} 端口=…”之类的设置，或“修改邮箱 {name} 密码”更换密码。",
+              en="The form card could not be shown. Edit by text instead: send e.g. 'edit mailbox {name} port=…', "
+                 "or 'edit mailbox {name} password' to change the secret."),
+}
 FORM_SENT = T(zh="已在单聊中发给你一张邮箱表单，请在那里填写（密码不会出现在群里）。",
               en="I sent you a mailbox form in our single chat; fill it in there (the password never shows in the group).")
 RETRIED = T(zh="已重新排队邮件 {id}，发送“发送记录”查看状态。", en="Mail {id} is queued again; send 'outbox' to follow it.")
@@ -119,7 +128,8 @@ class Cards:
                        private_to: str | None = None) -> CardReply:
         out_track_id = f"mailbot-{card}-{uuid.uuid4().hex}"
         await self._records.put(out_track_id, record.model_dump())
-        return CardReply(card=card, params=params, out_track_id=out_track_id, fallback=fallback, private_to=private_to)
+        return CardReply(card=card, params=params, out_track_id=out_track_id, fallback=fallback, private_to=private_to,
+                         lang=record.lang)
 
     async def form_card(self, owner: str, source: str, lang: str, mailbox: Mailbox | None = None,
                         private_to: str | None = None) -> CardReply:
@@ -129,7 +139,7 @@ class Cards:
                             version=mailbox.version if mailbox else None)
         params = mailbox_form_params(lang, values=mailbox.public() if mailbox else None, mode=record.mode,
                                      mailbox=record.mailbox, version=record.version)
-        fallback = MarkdownReply(title=params["title"], text=params["intro"])
+        fallback = MarkdownReply(title=params["title"], text=FORM_BY_TEXT[record.mode](lang).format(name=mailbox.name if mailbox else ""))
         return await self._deliver("mailbox_form", params, fallback, record, private_to)
 
     async def form(self, msg: IncomingMessage, lang: str, mailbox: Mailbox | None = None) -> list[Reply]:

@@ -79,6 +79,7 @@ class CardReply:
     out_track_id: str
     fallback: MarkdownReply
     private_to: str | None = None
+    lang: str = "zh"  # of the card, for what a front end adds when it cannot show it
 
 
 @dataclass(frozen=True)

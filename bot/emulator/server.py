@@ -73,6 +73,10 @@ class DingTalkEmulator:
         self.corp_id = corp_id
         self.endpoint = ""
         self.fail_deliveries = False
+        # Answer createAndDeliver with this error, as DingTalk does for an unpublished template
+        # (400 param.templateUnpublished) or an app without Card.Instance.Write (403
+        # Forbidden.AccessDenied.AccessTokenPermissionDenied).
+        self.refuse_cards: tuple[int, str] | None = None
         self.calls: list[Call] = []
         self._stream = StreamHub(app_id=client_id)
         self._webhooks = SessionWebhooks()
@@ -190,6 +194,8 @@ class DingTalkEmulator:
         return _reply(self._webhooks.post(request.query.get("session", ""), request[BODY]))
 
     def _create_card(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.refuse_cards is not None:
+            raise ApiError(*self.refuse_cards, self.refuse_cards[1])
         return self._cards.create_and_deliver(body, fail=self.fail_deliveries)
 
     # -- driving the bot -----------------------------------------------------------------------

@@ -251,6 +251,21 @@ async def test_failed_delivery_falls_back_to_markdown(emu: DingTalkEmulator, car
     assert any(m.body.get("msgtype") == "markdown" for m in emu.webhook_messages())
 
 
+@pytest.mark.parametrize("status, code, fix", [
+    (400, "param.templateUnpublished", "还没有发布"),
+    (403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "Card.Instance.Write"),
+    (400, "param.somethingElse", "MAILBOT_CARD_TEMPLATE_MAILBOX_FORM"),
+])
+async def test_a_refused_form_card_says_why_and_how_to_register_by_text(
+        emu: DingTalkEmulator, cards_live: DingTalkAdapter, status: int, code: str, fix: str) -> None:
+    emu.refuse_cards = (status, code)
+    await say(emu, cards_live, "新建邮箱", sender_staff_id="boss", is_admin=True)
+    [answer] = [m.body["markdown"]["text"] for m in emu.webhook_messages() if m.body.get("msgtype") == "markdown"]
+    assert fix in answer and "新建邮箱 名称=… 账号=…" in answer
+    await say(emu, cards_live, "新建邮箱 名称=通知 账号=notice@qq.com", sender_staff_id="boss", is_admin=True)
+    assert "授权码" in json.dumps([m.body for m in emu.webhook_messages()][-1], ensure_ascii=False)
+
+
 async def test_without_template_ids_the_wizard_runs_and_says_so_once(emu: DingTalkEmulator,
                                                                      live: DingTalkAdapter) -> None:
     for _ in range(2):
