@@ -78,26 +78,26 @@ class Outbox:
             self.schedule(mail_id, float(doc.get("due", 0)), str(doc.get("mailbox", "")))
 
     async def next_due(self, timeout: float) -> tuple[str, str] | None:
-        """The next mail whose time has come, waiting at most `timeout` seconds (None: nothing)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._wake.clear()
-            if self._heap:
-                due, mail_id, mailbox = self._heap[0]
-                if due <= time.time():
-                    heapq.heappop(self._heap)
-                    self._scheduled.discard(mail_id)
-                    self._routed.add(mail_id)
-                    return mail_id, mailbox
-                wait = min(due - time.time(), deadline - time.monotonic())
-            else:
-                wait = deadline - time.monotonic()
-            if wait <= 0:
-                return None
+        """The next mail whose time has come; None after `timeout`, or as soon as `wake()` says
+        something changed (new mail, shutdown): the caller then looks again."""
+        self._wake.clear()
+        if (due := self._pop_due()) is not None:
+            return due
+        wait = min(self._heap[0][0] - time.time(), timeout) if self._heap else timeout
+        if wait > 0:
             try:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
+        return self._pop_due()
+
+    def _pop_due(self) -> tuple[str, str] | None:
+        if self._heap and self._heap[0][0] <= time.time():
+            _, mail_id, mailbox = heapq.heappop(self._heap)
+            self._scheduled.discard(mail_id)
+            self._routed.add(mail_id)
+            return mail_id, mailbox
+        return None
 
     def wake(self) -> None:
         self._wake.set()

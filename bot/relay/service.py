@@ -87,21 +87,13 @@ class RelayService:
         self.max_mail_bytes = max_mail_bytes
         self._idempotency = storage.table("outbox_idempotency")
         self._key_locks: dict[str, list[Any]] = {}  # idempotency key -> [lock, users]
-        # Token and mailbox lookups are cached briefly: changes made by another process (token
-        # revoke, mailbox disable) take effect within `cache_s`, and ingest skips two reads.
+        # Mailbox lookups are cached briefly: a mailbox disabled by another process stops taking
+        # mail within `cache_s`, and ingest skips a read. Tokens are not cached: a revoke is at once.
         self._cache_s = cache_s
-        self._tokens: dict[str, tuple[float, TokenInfo]] = {}
         self._mailboxes: dict[str | None, tuple[float, Mailbox | None]] = {}
 
     async def authenticate(self, token: str | None) -> TokenInfo:
-        hit = self._tokens.get(token or "")
-        if hit is not None and time.monotonic() - hit[0] < self._cache_s:
-            return hit[1]
-        info = await self.tokens.authenticate(token)
-        if len(self._tokens) > 1000:
-            self._tokens.clear()
-        self._tokens[token or ""] = (time.monotonic(), info)
-        return info
+        return await self.tokens.authenticate(token)
 
     async def _find_mailbox(self, name: str | None) -> Mailbox | None:
         hit = self._mailboxes.get(name)

@@ -62,7 +62,12 @@ class TokenStore:
         return token
 
     async def authenticate(self, token: str | None) -> TokenInfo:
-        doc = await self._table.get(digest(token)) if token else None
+        """Checked against the table as it is now (revoked by any process: refused at once).
+
+        The token table is small and read through the storage snapshot, so this costs two stat
+        calls while nothing changed, not a thread hop per API call.
+        """
+        doc = dict(await self._table.items()).get(digest(token)) if token else None
         if doc is None:
             raise Unauthorized(Text(zh="缺少或无效的 API 令牌。", en="Missing or invalid API token."),
                                Text(zh="在请求头中加入 Authorization: Bearer <令牌>（用 `mailbot token create` 创建）。",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import sys
 from typing import Any
 
 import pytest
@@ -18,6 +21,20 @@ async def test_401_missing_or_bad_token(smtp_server: Any, relay_factory: Any) ->
         assert status == 401
         status, _ = await relay.get("/v1/mails", token="mbt_wrong")
         assert status == 401
+
+
+async def test_a_token_revoked_by_another_process_is_refused_at_once(smtp_server: Any, relay_factory: Any) -> None:
+    async with relay_factory(smtp_server(), relay_poll_s=30.0) as relay:  # lookups cached 30 s, if any were
+        token = await relay.component.relay.tokens.create("wf")
+        assert (await relay.post(MAIL, token=token))[0] == 202
+        data_dir = relay.app.settings.data_dir
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "token", "revoke", "wf", env={**os.environ, "MAILBOT_DATA_DIR": str(data_dir)},
+            stdout=asyncio.subprocess.DEVNULL)
+        assert await cli.wait() == 0
+        status, body = await relay.post(MAIL, token=token)  # no waiting for a cache to expire
+        assert status == 401 and body["error"] == "unauthorized"
+        assert (await relay.post(MAIL))[0] == 202  # other tokens keep working
 
 
 async def test_403_mailbox_outside_scope(smtp_server: Any, relay_factory: Any) -> None:
