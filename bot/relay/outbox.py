@@ -32,6 +32,7 @@ CACHE_ITEM_MAX = 1024 * 1024
 def content_size(content: Content) -> int:
     return len(content.raw_b64)
 ORPHAN_AGE_S = 300.0
+PRUNE_PAGE = 500
 CONTENT_GONE = "content_missing: the mail's content was deleted (MAILBOT_RELAY_KEEP_DAYS); post it again"
 
 
@@ -211,21 +212,31 @@ class Outbox:
     async def prune(self, before: datetime) -> list[MailRecord]:
         """Delete sent and failed mail last touched before `before`, with any content left; return them.
 
-        A failed mail's last touch is its last (re)queue: it can be retried until then.
+        A failed mail's last touch is its last (re)queue: it can be retried until then. Reads from
+        the oldest write on and stops at the first page with nothing to delete, so an hourly run
+        costs a page, not the whole outbox; a mail written out of order waits for a later run.
         """
-        old = []
-        for mail_id, doc in await self.mails.items():  # plain dicts: only the old ones are validated
-            status = doc.get("status")
-            last = doc.get("sent_at") if status == "sent" else doc.get("queued_at")
-            if status in PENDING or mail_id in self.inflight or not last or datetime.fromisoformat(last) >= before:
-                continue
-            old.append(MailRecord.model_validate(doc))
+        old: list[MailRecord] = []
+        offset = 0
+        while True:
+            rows = await self.mails.oldest(PRUNE_PAGE, offset)
+            found = [MailRecord.model_validate(doc) for mail_id, doc in rows if self._expired(mail_id, doc, before)]
+            old += found
+            if not found or len(rows) < PRUNE_PAGE:
+                break
+            offset += PRUNE_PAGE
         if old:
             ids = [r.id for r in old]
             # Content first: a crash in between leaves a record without content, which only a retry
             # reads, and it reports the mail as gone.
             await self._storage.write_in_order([(self.content, {}, ids), (self.mails, {}, ids)])
         return old
+
+    def _expired(self, mail_id: str, doc: dict[str, Any], before: datetime) -> bool:
+        status = doc.get("status")
+        last = doc.get("sent_at") if status == "sent" else doc.get("queued_at")
+        return (status not in PENDING and mail_id not in self.inflight and bool(last)
+                and datetime.fromisoformat(str(last)) < before)
 
     async def recent(self, *, status: str | None = None, limit: int = 50,
                      mailboxes: Any = None) -> list[MailRecord]:

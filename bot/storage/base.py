@@ -38,6 +38,10 @@ class Table(ABC):
         """Entries by last write, newest first, skipping `offset`: listing without reading it all."""
 
     @abstractmethod
+    async def oldest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
+        """Entries by last write, oldest first, skipping `offset`: housekeeping without reading it all."""
+
+    @abstractmethod
     async def count(self) -> int: ...
 
 

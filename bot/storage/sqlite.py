@@ -28,6 +28,7 @@ T = TypeVar("T")
 _DELETE = 'DELETE FROM "docs" WHERE key = ?'
 _PUT = 'REPLACE INTO "docs" (key, value) VALUES (?, ?)'
 _NEWEST = 'SELECT key, value FROM "docs" ORDER BY rowid DESC LIMIT ? OFFSET ?'
+_OLDEST = 'SELECT key, value FROM "docs" ORDER BY rowid LIMIT ? OFFSET ?'
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -118,8 +119,14 @@ class SqliteTable(Table):
         return [(key, json.loads(raw)) for key, raw in snapshot.items()]
 
     async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
+        return await self._by_write(_NEWEST, limit, offset)
+
+    async def oldest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
+        return await self._by_write(_OLDEST, limit, offset)
+
+    async def _by_write(self, query: str, limit: int, offset: int) -> list[tuple[str, Document]]:
         # REPLACE gives a written row a new rowid, so rowid order is write order.
-        rows = await self._run(lambda: list(self._db.conn.select(_NEWEST, (limit, offset))))
+        rows = await self._run(lambda: list(self._db.conn.select(query, (limit, offset))))
         return [(key, json.loads(raw)) for key, raw in rows]
 
     async def count(self) -> int:

@@ -190,5 +190,6 @@ async def test_newest_lists_by_last_write_without_reading_everything(tmp_path: P
     assert [k for k, _ in await table.newest(3)] == ["k1", "k4", "k3"]
     assert await table.newest(2, offset=3) == [("k2", {"v": 2}), ("k0", {"v": 0})]
     assert await table.newest(5, offset=10) == []
+    assert [k for k, _ in await table.oldest(2)] == ["k0", "k2"] and [k for k, _ in await table.oldest(9, 3)] == ["k4", "k1"]
     assert [k for k, _ in await table.items()] == ["k0", "k2", "k3", "k4", "k1"]
     await storage.close()

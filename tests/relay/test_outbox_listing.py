@@ -38,3 +38,16 @@ async def test_recent_finds_sparse_matches_across_pages_newest_first(tmp_path: P
     assert [r.subject for r in await outbox.recent(status="failed", limit=1)] == ["mail 5"]
     assert [r.subject for r in await outbox.recent(status="failed", limit=2)] == ["mail 970", "mail 5"]
     await storage.close()
+
+
+async def test_prune_reads_page_by_page_from_the_oldest_write(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path)
+    outbox = Outbox(storage)
+    month_ago = datetime.now(UTC) - timedelta(days=40)
+    old = [_record(i, "sent").model_copy(update={"sent_at": month_ago}) for i in range(1200)]  # > 2 pages
+    fresh = [_record(i, "sent").model_copy(update={"sent_at": datetime.now(UTC)}) for i in range(3)]
+    await outbox.mails.write({r.id: r.model_dump(mode="json") for r in old + fresh})
+    pruned = await outbox.prune(datetime.now(UTC) - timedelta(days=30))
+    assert len(pruned) == 1200 and {r.id for r in pruned} == {r.id for r in old}
+    assert [k for k, _ in await outbox.mails.items()] == [r.id for r in fresh]
+    await storage.close()
