@@ -213,7 +213,7 @@ class Replier:
                 "userIdType": 1, **space})
         except DingTalkApiError as exc:  # e.g. an unpublished template, or no card permission
             log.error("DingTalk refused card %s: %s", reply.card, exc)
-            return await self.send(target, card_fallback(reply, exc.code))
+            return await self.send(target, card_fallback(reply, exc))
         results = (answer.get("result") or {}).get("deliverResults") or [] if isinstance(answer, dict) else []
         failed = [r for r in results if not r.get("success")]
         if failed or not results:
@@ -290,17 +290,23 @@ CARD_REFUSALS: dict[str, Text] = {
 CARD_REFUSED = Text(zh="钉钉拒绝了这张卡片（{code}）：检查 {env} 是否为本应用已发布模板的 id（见 cards/README.md）。",
                     en="DingTalk refused this card ({code}): check that {env} is the id of a published template "
                        "linked to this app (see cards/README.md).")
+CARD_UNAVAILABLE = Text(zh="钉钉暂时没能发出卡片（{code}），稍后再试。", en="DingTalk could not send the card just now ({code}); try again later.")
 NOT_DELIVERED = Text(zh="卡片没有送达（钉钉报告投放失败）。", en="The card was not delivered (DingTalk reported a failed delivery).")
 
 
-def card_fallback(reply: CardReply, code: str | None) -> MarkdownReply:
-    """The card's text stand-in, with why the card is missing and how to fix it."""
+def card_fallback(reply: CardReply, error: DingTalkApiError | None) -> MarkdownReply:
+    """The card's text stand-in, with why the card is missing and what to do; sent where the card
+    would have gone (a form meant for the admin's single chat stays there)."""
     lang = reply.lang if reply.lang in ("zh", "en") else "zh"
-    if code is None:
+    if error is None:
         why = NOT_DELIVERED(lang)
-    else:
-        why = (CARD_REFUSALS.get(code) or CARD_REFUSED)(lang).format(code=code, env=CARDS[reply.card].env_var)
-    return replace(reply.fallback, text=f"{reply.fallback.text}\n\n⚠️ {why}")
+    elif error.code in CARD_REFUSALS:
+        why = CARD_REFUSALS[error.code](lang)
+    elif error.status in (400, 403, 404) and error.code:  # the request itself: the template or its app
+        why = CARD_REFUSED(lang).format(code=error.code, env=CARDS[reply.card].env_var)
+    else:  # throttling, a DingTalk outage: nothing for the admin to fix
+        why = CARD_UNAVAILABLE(lang).format(code=error.code or f"HTTP {error.status}")
+    return replace(reply.fallback, text=f"{reply.fallback.text}\n\n⚠️ {why}", private_to=reply.private_to)
 
 
 def card_template(settings: Settings, card: str) -> str | None:
@@ -347,10 +353,12 @@ class MailbotStreamClient(DingTalkStreamClient):
             async for raw in websocket:
                 try:
                     frame = json.loads(raw)
-                    disconnect = await self.route_message(frame) == self.TAG_DISCONNECT  # ACK sent in here
-                    for handler in self.callback_handler_map.values():
-                        if isinstance(handler, _CardFrames):
-                            handler.acked()
+                    try:
+                        disconnect = await self.route_message(frame) == self.TAG_DISCONNECT  # ACK sent in here
+                    finally:  # also when the ACK could not be sent: the admin's submit is acted on once
+                        for handler in self.callback_handler_map.values():
+                            if isinstance(handler, _CardFrames):
+                                handler.acked()
                     if disconnect:
                         await websocket.close()
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -6,9 +6,13 @@ Error codes are the card-instance API's documented ones (open.dingtalk.com, "创
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bot.emulator.models import ApiError, CardInstance
+
+# CONFIRMED (open.dingtalk.com "卡片回调"): a card callback must be answered within 2 seconds.
+CARD_ACK_TIMEOUT_S = 2.0
 
 _SPACE_PREFIX = "dtv1.card//"
 # Which deliver model each space type needs in createAndDeliver (CONFIRMED by the SDK and examples).
@@ -25,7 +29,7 @@ class CardStore:
     def __init__(self) -> None:
         self.instances: dict[str, CardInstance] = {}
         self.errors: list[str] = []
-        self.unanswered: dict[str, int] = {}  # outTrackId -> callbacks pushed and not yet ACKed
+        self._callbacks: dict[str, list[float]] = {}  # outTrackId -> when each unanswered callback was pushed
 
     def create_and_deliver(self, body: dict[str, Any], *, fail: bool) -> dict[str, Any]:
         template_id = body.get("cardTemplateId")
@@ -64,11 +68,27 @@ class CardStore:
         card = self.instances.get(body["outTrackId"])
         if card is None:
             raise _error("param.cardNotExist")
-        if self.unanswered.get(card.out_track_id):
+        if self.awaiting_ack(card.out_track_id):
             # DingTalk: "请勿在回调过程中，调用更新接口" (no update call while a callback is unanswered).
             self.errors.append(f"{card.out_track_id}: PUT while a callback on it was unanswered")
         _apply(card, body.get("cardData"), body.get("privateData"), body.get("cardUpdateOptions"))
         return {"success": True, "result": True}
+
+    def callback_pushed(self, out_track_id: str) -> float:
+        pushed_at = time.monotonic()
+        self._callbacks.setdefault(out_track_id, []).append(pushed_at)
+        return pushed_at
+
+    def callback_answered(self, out_track_id: str, pushed_at: float) -> None:
+        """The ACK came (or the push failed): that callback is no longer waiting."""
+        waiting = self._callbacks.get(out_track_id, [])
+        if pushed_at in waiting:
+            waiting.remove(pushed_at)
+
+    def awaiting_ack(self, out_track_id: str) -> bool:
+        """A callback on this card is unanswered and DingTalk is still waiting for its ACK."""
+        now = time.monotonic()
+        return any(now - at <= CARD_ACK_TIMEOUT_S for at in self._callbacks.get(out_track_id, []))
 
     def apply_callback_response(self, out_track_id: str, user_id: str, response: Any) -> None:
         """Apply the `{cardUpdateOptions, cardData, userPrivateData}` a handler put in its ACK."""

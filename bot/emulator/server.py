@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator import cards as cards_module
 from bot.emulator.cards import CardStore
 from bot.emulator.frames import (
     CARD_CALLBACK_TOPIC,
@@ -38,8 +39,6 @@ from bot.emulator.stream import StreamHub
 from bot.emulator.webhooks import SessionWebhooks
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
-# CONFIRMED (open.dingtalk.com "卡片回调"): a card callback must be answered within 2 seconds.
-CARD_ACK_TIMEOUT_S = 2.0
 _PUBLIC_PATHS = {"/v1.0/gateway/connections/open", "/v1.0/oauth2/accessToken"}
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BODY = web.RequestKey("json_body", object)  # the request body, parsed once by the recorder
@@ -269,18 +268,22 @@ class DingTalkEmulator:
             extension=extension,
         )
 
-        pushed_at = time.monotonic()
-        self._cards.unanswered[out_track_id] = self._cards.unanswered.get(out_track_id, 0) + 1
+        pushed_at = self._cards.callback_pushed(out_track_id)
 
         def apply(ack: dict[str, Any]) -> None:
-            self._cards.unanswered[out_track_id] -= 1
-            if time.monotonic() - pushed_at > CARD_ACK_TIMEOUT_S:
-                self._cards.errors.append(f"{out_track_id}: ACK after {CARD_ACK_TIMEOUT_S:g} s; its card update is lost")
+            self._cards.callback_answered(out_track_id, pushed_at)
+            limit = cards_module.CARD_ACK_TIMEOUT_S
+            if time.monotonic() - pushed_at > limit:
+                self._cards.errors.append(f"{out_track_id}: ACK after {limit:g} s; its card update is lost")
             elif ack.get("code") == 200:
                 self._cards.apply_callback_response(out_track_id, user_id, _ack_response(ack))
 
         pushed = self._stream.new_frame("CALLBACK", CARD_CALLBACK_TOPIC, data)
-        return await self._stream.push(pushed, apply)
+        try:
+            return await self._stream.push(pushed, apply)
+        except BaseException:
+            self._cards.callback_answered(out_track_id, pushed_at)
+            raise
 
     async def wait_ack(self, message_id: str, timeout: float = 5.0) -> dict[str, Any]:
         return await self._stream.wait_ack(message_id, timeout)

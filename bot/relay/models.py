@@ -93,6 +93,7 @@ class MailRecord(BaseModel):
     created_at: datetime
     queued_at: datetime
     sent_at: datetime | None = None
+    failed_at: datetime | None = None  # when it last failed for good: retention counts from here
     message_id: str
     token: str | None = None
     idempotency_key: str | None = None

@@ -81,7 +81,6 @@ class Outbox:
     async def next_due(self, timeout: float) -> tuple[str, str] | None:
         """The next mail whose time has come; None after `timeout`, or as soon as `wake()` says
         something changed (new mail, shutdown): the caller then looks again."""
-        self._wake.clear()
         if (due := self._pop_due()) is not None:
             return due
         wait = min(self._heap[0][0] - time.time(), timeout) if self._heap else timeout
@@ -90,6 +89,7 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
+        self._wake.clear()  # only once seen: a wake() while the caller was busy elsewhere is not lost
         return self._pop_due()
 
     def _pop_due(self) -> tuple[str, str] | None:
@@ -196,7 +196,7 @@ class Outbox:
         self.schedule(record.id, due, record.mailbox)
 
     async def failed(self, record: MailRecord) -> None:
-        record.status = "failed"
+        record.status, record.failed_at = "failed", now()
         await self.mails.put(record.id, record.model_dump(mode="json"))
         await self.queue.delete(record.id)
         self.inflight.discard(record.id)
@@ -210,11 +210,11 @@ class Outbox:
         return record
 
     async def prune(self, before: datetime) -> list[MailRecord]:
-        """Delete sent and failed mail last touched before `before`, with any content left; return them.
+        """Delete mail sent or failed before `before`, with any content left; return what went.
 
-        A failed mail's last touch is its last (re)queue: it can be retried until then. Reads from
-        the oldest write on and stops at the first page with nothing to delete, so an hourly run
-        costs a page, not the whole outbox; a mail written out of order waits for a later run.
+        A failed mail can be retried until then. Reads from the oldest mail on and stops at the
+        first page with nothing to delete, so an hourly run costs a page, not the whole outbox; a
+        mail that finished out of order waits for a later run.
         """
         old: list[MailRecord] = []
         offset = 0
@@ -225,6 +225,8 @@ class Outbox:
             if not found or len(rows) < PRUNE_PAGE:
                 break
             offset += PRUNE_PAGE
+        # Retried meanwhile (this process puts a retried mail on the timetable before it returns).
+        old = [r for r in old if r.id not in self._scheduled and r.id not in self._routed and r.id not in self.inflight]
         if old:
             ids = [r.id for r in old]
             # Content first: a crash in between leaves a record without content, which only a retry
@@ -234,19 +236,20 @@ class Outbox:
 
     def _expired(self, mail_id: str, doc: dict[str, Any], before: datetime) -> bool:
         status = doc.get("status")
-        last = doc.get("sent_at") if status == "sent" else doc.get("queued_at")
+        # Records from before `failed_at` existed count from their last queueing.
+        last = doc.get("sent_at") if status == "sent" else doc.get("failed_at") or doc.get("queued_at")
         return (status not in PENDING and mail_id not in self.inflight and bool(last)
                 and datetime.fromisoformat(str(last)) < before)
 
     async def recent(self, *, status: str | None = None, limit: int = 50,
                      mailboxes: Any = None) -> list[MailRecord]:
-        """The last `limit` matching mails to change, newest first by creation.
+        """The newest `limit` matching mails, newest first.
 
-        Pages back through the records by last write, so a listing costs about `limit` reads however
-        many mails are kept (the console polls this twice a second).
+        Pages back through the records in insertion order, so a listing costs about `limit` reads
+        however many mails are kept (the console polls this twice a second).
         """
         records: list[MailRecord] = []
-        seen: set[str] = set()  # a write between two pages shifts rows: never list a mail twice
+        seen: set[str] = set()  # a mail added between two pages shifts rows: never list one twice
         offset, page = 0, max(100, 2 * limit)
         while len(records) < limit:
             rows = await self.mails.newest(page, offset)

@@ -31,15 +31,15 @@ class Table(ABC):
 
     @abstractmethod
     async def items(self) -> list[tuple[str, Document]]:
-        """All entries, oldest write first (a put moves its key to the end)."""
+        """All entries in insertion order (rewriting a key keeps its place)."""
 
     @abstractmethod
     async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        """Entries by last write, newest first, skipping `offset`: listing without reading it all."""
+        """Entries in insertion order, newest first, skipping `offset`: listing without reading it all."""
 
     @abstractmethod
     async def oldest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        """Entries by last write, oldest first, skipping `offset`: housekeeping without reading it all."""
+        """Entries in insertion order, oldest first, skipping `offset`: housekeeping without reading it all."""
 
     @abstractmethod
     async def count(self) -> int: ...

@@ -26,7 +26,8 @@ from bot.storage.base import Document, Step, Storage, Table
 
 T = TypeVar("T")
 _DELETE = 'DELETE FROM "docs" WHERE key = ?'
-_PUT = 'REPLACE INTO "docs" (key, value) VALUES (?, ?)'
+# An upsert keeps a rewritten row's rowid, so rowid order stays insertion order (REPLACE would move it).
+_PUT = 'INSERT INTO "docs" (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'
 _NEWEST = 'SELECT key, value FROM "docs" ORDER BY rowid DESC LIMIT ? OFFSET ?'
 _OLDEST = 'SELECT key, value FROM "docs" ORDER BY rowid LIMIT ? OFFSET ?'
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -51,6 +52,7 @@ class SqliteTable(Table):
         self._lock = threading.Lock()
         self._snapshot: dict[str, str] | None = None
         self._stamp: tuple[int, ...] = ()
+        self._generation = 0  # bumped by every write of this process: a read that overlapped one is not kept
 
     def _file_stamp(self) -> tuple[int, ...]:
         """Changes with every commit by any process: size and mtime of the file and its WAL."""
@@ -84,7 +86,7 @@ class SqliteTable(Table):
         """The blocking body of `write`, to run in a worker thread under this table's lock."""
         encoded = {key: _encode(value) for key, value in put.items()}  # a value JSON cannot hold fails here
         deletes = list(delete)
-        self._snapshot = None
+        self._snapshot, self._generation = None, self._generation + 1
 
         def txn() -> None:
             for key, raw in encoded.items():
@@ -107,15 +109,16 @@ class SqliteTable(Table):
             self._db.commit(blocking=True)
             return True
 
-        self._snapshot = None
+        self._snapshot, self._generation = None, self._generation + 1
         return await self._run(txn)
 
     async def items(self) -> list[tuple[str, Document]]:
         snapshot = self._fresh_snapshot()
         if snapshot is None:
-            stamp = self._file_stamp()  # taken before reading: a commit meanwhile forces a re-read
+            stamp, generation = self._file_stamp(), self._generation  # before reading: a commit meanwhile forces a re-read
             snapshot = await self._run(lambda: dict(self._db.items()))
-            self._snapshot, self._stamp = snapshot, stamp
+            if generation == self._generation:  # a write of ours overlapped the read: use it, do not keep it
+                self._snapshot, self._stamp = snapshot, stamp
         return [(key, json.loads(raw)) for key, raw in snapshot.items()]
 
     async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
@@ -125,7 +128,6 @@ class SqliteTable(Table):
         return await self._by_write(_OLDEST, limit, offset)
 
     async def _by_write(self, query: str, limit: int, offset: int) -> list[tuple[str, Document]]:
-        # REPLACE gives a written row a new rowid, so rowid order is write order.
         rows = await self._run(lambda: list(self._db.conn.select(query, (limit, offset))))
         return [(key, json.loads(raw)) for key, raw in rows]
 

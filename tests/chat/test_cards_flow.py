@@ -255,6 +255,7 @@ async def test_failed_delivery_falls_back_to_markdown(emu: DingTalkEmulator, car
     (400, "param.templateUnpublished", "还没有发布"),
     (403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "Card.Instance.Write"),
     (400, "param.somethingElse", "MAILBOT_CARD_TEMPLATE_MAILBOX_FORM"),
+    (500, "ServiceUnavailable", "稍后再试"),  # DingTalk's trouble: no template advice
 ])
 async def test_a_refused_form_card_says_why_and_how_to_register_by_text(
         emu: DingTalkEmulator, cards_live: DingTalkAdapter, status: int, code: str, fix: str) -> None:
@@ -264,6 +265,16 @@ async def test_a_refused_form_card_says_why_and_how_to_register_by_text(
     assert fix in answer and "新建邮箱 名称=… 账号=…" in answer
     await say(emu, cards_live, "新建邮箱 名称=通知 账号=notice@qq.com", sender_staff_id="boss", is_admin=True)
     assert "授权码" in json.dumps([m.body for m in emu.webhook_messages()][-1], ensure_ascii=False)
+
+
+async def test_a_refused_form_card_asked_for_in_a_group_is_explained_privately(
+        emu: DingTalkEmulator, cards_live: DingTalkAdapter) -> None:
+    emu.refuse_cards = (400, "param.templateUnpublished")
+    await say(emu, cards_live, "新建邮箱", sender_staff_id="boss", is_admin=True,
+              conversation_type="2", conversation_id="cid-group")
+    [private] = [m for m in emu.robot_messages if m.kind == "oto"]
+    assert private.user_ids == ("boss",) and "还没有发布" in private.msg_param["text"]
+    assert not any("还没有发布" in json.dumps(m.body, ensure_ascii=False) for m in emu.webhook_messages("cid-group"))
 
 
 async def test_without_template_ids_the_wizard_runs_and_says_so_once(emu: DingTalkEmulator,

@@ -23,7 +23,7 @@ from dingtalk_stream import (
 )
 
 from bot.emulator import DingTalkEmulator
-from bot.emulator import server as server_module
+from bot.emulator import cards as cards_module
 
 RECONNECT_DELAY_S = 0.05
 CARD_TOPIC = CallbackHandler.TOPIC_CARD_CALLBACK
@@ -427,7 +427,7 @@ async def test_what_dingtalk_refuses_during_a_callback_is_reported(
     await emu.wait_ack(await emu.send_card_callback("card-9", "alice", content))
     assert emu.card_errors == ["card-9: PUT while a callback on it was unanswered"]
 
-    monkeypatch.setattr(server_module, "CARD_ACK_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(cards_module, "CARD_ACK_TIMEOUT_S", 0.05)
     card_handler.before_ack = lambda: asyncio.sleep(0.2)
     await emu.wait_ack(await emu.send_card_callback("card-9", "alice", content))
     assert emu.cards["card-9"]["status"] == "done:approve"  # from the first, timely ACK only

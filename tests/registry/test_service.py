@@ -181,15 +181,15 @@ async def test_writes_in_order_land_together_or_not_at_all_when_a_value_cannot_b
     await storage.close()
 
 
-async def test_newest_lists_by_last_write_without_reading_everything(tmp_path: Path) -> None:
+async def test_newest_and_oldest_page_in_insertion_order_without_reading_everything(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path)
     table = storage.table("t")
     for i in range(5):
         await table.put(f"k{i}", {"v": i})
-    await table.put("k1", {"v": 10})  # a rewrite counts as the newest write
-    assert [k for k, _ in await table.newest(3)] == ["k1", "k4", "k3"]
-    assert await table.newest(2, offset=3) == [("k2", {"v": 2}), ("k0", {"v": 0})]
+    await table.put("k1", {"v": 10})  # a rewrite keeps its place
+    assert [k for k, _ in await table.newest(3)] == ["k4", "k3", "k2"]
+    assert await table.newest(2, offset=3) == [("k1", {"v": 10}), ("k0", {"v": 0})]
     assert await table.newest(5, offset=10) == []
-    assert [k for k, _ in await table.oldest(2)] == ["k0", "k2"] and [k for k, _ in await table.oldest(9, 3)] == ["k4", "k1"]
-    assert [k for k, _ in await table.items()] == ["k0", "k2", "k3", "k4", "k1"]
+    assert [k for k, _ in await table.oldest(2)] == ["k0", "k1"] and [k for k, _ in await table.oldest(9, 3)] == ["k3", "k4"]
+    assert [k for k, _ in await table.items()] == ["k0", "k1", "k2", "k3", "k4"]
     await storage.close()

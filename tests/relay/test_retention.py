@@ -35,15 +35,20 @@ async def _age(relay: RelayService, mail_id: str, status: str, days: float) -> N
 async def test_prune_forgets_old_finished_mail_and_its_idempotency_key(tmp_path: Path, smtp_server: Any) -> None:
     async with open_app(relay_settings(tmp_path / "data")) as app:
         await add_mailbox(app, "ops", smtp_server())
-        relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=1 << 20)
+        before_restart = RelayService(app.storage, app.mailboxes, max_mail_bytes=1 << 20)
         ids = {}
-        for name in ("old_sent", "old_failed", "old_retrying", "recent_sent"):
-            record, _ = await relay.submit(MailRequest.parse({**MAIL, "idempotency_key": name}))
+        for name in ("old_sent", "old_failed", "old_retrying", "recent_sent", "failed_lately"):
+            record, _ = await before_restart.submit(MailRequest.parse({**MAIL, "idempotency_key": name}))
             ids[name] = record.id
+        relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=1 << 20)  # a later run of the relay
         await _age(relay, ids["old_sent"], "sent", 40)
         await _age(relay, ids["old_failed"], "failed", 40)
         await _age(relay, ids["old_retrying"], "retrying", 40)
         await _age(relay, ids["recent_sent"], "sent", 5)
+        await _age(relay, ids["failed_lately"], "failed", 40)  # queued 40 days ago, retried for long,
+        doc = await relay.outbox.mails.get(ids["failed_lately"])  # and gave up only yesterday
+        assert doc is not None
+        await relay.outbox.mails.put(ids["failed_lately"], {**doc, "failed_at": (now() - timedelta(days=1)).isoformat()})
 
         assert await relay.prune(keep_days=30) == 2
         for name in ("old_sent", "old_failed"):
@@ -53,6 +58,7 @@ async def test_prune_forgets_old_finished_mail_and_its_idempotency_key(tmp_path:
         assert (await relay.get(ids["old_retrying"])).status == "retrying"  # still to send: kept
         assert await relay.outbox.has_content(ids["old_retrying"])
         assert (await relay.get(ids["recent_sent"])).status == "sent"
+        assert (await relay.get(ids["failed_lately"])).status == "failed"  # its retry button still works
         # The forgotten key is free again; a kept one still answers with its first mail.
         again, fresh = await relay.submit(MailRequest.parse({**MAIL, "subject": "new", "idempotency_key": "old_sent"}))
         assert fresh and again.id != ids["old_sent"]
