@@ -45,6 +45,8 @@ class TokenStore:
     def __init__(self, storage: Storage, audit: AuditLog | None = None) -> None:
         self._table = storage.table("tokens")
         self._audit = audit
+        self._index: dict[str, dict[str, Any]] = {}  # hash -> document, as of `_index_version`
+        self._index_version: object = None
 
     async def create(self, name: str, mailboxes: list[str] | None = None, actor: Actor | None = None) -> str:
         """A new token (returned once); audited when an actor is given."""
@@ -64,10 +66,13 @@ class TokenStore:
     async def authenticate(self, token: str | None) -> TokenInfo:
         """Checked against the table as it is now (revoked by any process: refused at once).
 
-        The token table is small and read through the storage snapshot, so this costs two stat
-        calls while nothing changed, not a thread hop per API call.
+        The small table is indexed in memory and re-read only when its version changes, so an API
+        call costs a version check (two stat calls), not a read.
         """
-        doc = dict(await self._table.items()).get(digest(token)) if token else None
+        version = self._table.version()  # before reading: a change meanwhile shows at the next call
+        if version != self._index_version:
+            self._index, self._index_version = dict(await self._table.items()), version
+        doc = self._index.get(digest(token)) if token else None
         if doc is None:
             raise Unauthorized(Text(zh="缺少或无效的 API 令牌。", en="Missing or invalid API token."),
                                Text(zh="在请求头中加入 Authorization: Bearer <令牌>（用 `mailbot token create` 创建）。",

@@ -44,6 +44,11 @@ class Table(ABC):
     @abstractmethod
     async def count(self) -> int: ...
 
+    @abstractmethod
+    def version(self) -> object:
+        """A cheap token that changes whenever the table may have changed, by any process: callers
+        keep a derived index of a small table until it does."""
+
 
 class Storage(ABC):
     """Opens tables by name and closes them all at shutdown."""

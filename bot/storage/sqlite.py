@@ -134,6 +134,9 @@ class SqliteTable(Table):
     async def count(self) -> int:
         return await self._run(lambda: len(self._db))
 
+    def version(self) -> object:
+        return self._generation, self._file_stamp()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
