@@ -40,6 +40,8 @@ from cards.common import guide_markdown, md
 CARD_SOURCES = frozenset({"dingtalk", "console"})
 SELF_RENDERED = frozenset({"console"})  # front ends that draw cards themselves need no template id
 
+CARDS_KEPT = 10_000  # the newest delivered cards whose buttons still work
+TRIM_EVERY = 100  # deliveries between two trims
 NOT_CONFIGURED = T(
     zh="（卡片模板未配置：{env} 未设置，先用文字对话完成。配置方法见 cards/README.md。）",
     en="(Card template not configured: {env} is not set, so this continues as a text dialog. See cards/README.md.)",
@@ -107,6 +109,7 @@ class Cards:
         self._admins_table = app.storage.table("card_admins")
         self._admins: set[str] | None = None
         self._said: set[str] = set()
+        self._delivered = 0
 
     # -- delivering ---------------------------------------------------------------------------
 
@@ -128,8 +131,17 @@ class Cards:
                        private_to: str | None = None) -> CardReply:
         out_track_id = f"mailbot-{card}-{uuid.uuid4().hex}"
         await self._records.put(out_track_id, record.model_dump())
+        self._delivered += 1
+        if self._delivered % TRIM_EVERY == 0:
+            await self._trim()
         return CardReply(card=card, params=params, out_track_id=out_track_id, fallback=fallback, private_to=private_to,
                          lang=record.lang)
+
+    async def _trim(self) -> None:
+        """Forget the oldest cards beyond CARDS_KEPT: pressing one then says it has expired."""
+        excess = await self._records.count() - CARDS_KEPT
+        if excess > 0:
+            await self._records.write({}, delete=[key for key, _ in await self._records.oldest(excess)])
 
     async def form_card(self, owner: str, source: str, lang: str, mailbox: Mailbox | None = None,
                         private_to: str | None = None) -> CardReply:
@@ -217,9 +229,11 @@ class Cards:
         return await self._press(action, record, actor, result)
 
     def _notice(self, out_track_id: str, record: CardRecord | None, text: str) -> CardUpdate | None:
-        if record is None or "notice" not in CARDS[record.card].variables:
+        """Say something on the card. A card we no longer remember (expired) is told too: three of the
+        four templates have a `notice`, and the result card has none to show it in."""
+        if record is not None and "notice" not in CARDS[record.card].variables:
             return None
-        return CardUpdate(out_track_id=out_track_id, params={"notice": text})
+        return CardUpdate(out_track_id=out_track_id, params={"notice": text}) if out_track_id else None
 
     async def _save_record(self, out_track_id: str, record: CardRecord) -> None:
         await self._records.put(out_track_id, record.model_dump())

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from bot.adapters.dingtalk import DingTalkAdapter
 from bot.app import App, open_app
 from bot.audit import Actor
+from bot.chat import cards as chat_cards
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator
 from tests.chat.conftest import SECRET, stream_settings
@@ -203,6 +204,23 @@ async def test_stale_edit_form_does_not_overwrite(emu: DingTalkEmulator, cards_l
     await callback(emu, cards_live, card["outTrackId"], "boss", submit_content(form_values(srv, port="1"), None))
     assert "someone else" in emu.cards[card["outTrackId"]]["notice"] or "他人" in emu.cards[card["outTrackId"]]["notice"]
     assert (await service.get("审批通知")).port == srv.port
+
+
+async def test_only_the_newest_cards_are_remembered(emu: DingTalkEmulator, cards_live: DingTalkAdapter,
+                                                    smtp_server: Callable[..., SmtpServer],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chat_cards, "CARDS_KEPT", 2)
+    monkeypatch.setattr(chat_cards, "TRIM_EVERY", 1)
+    srv = smtp_server(security="ssl", users={"notice@corp.example": SECRET})
+    await app_of(cards_live).mailboxes.add(form_values(srv, type="custom", security="ssl"), SecretStr(SECRET),
+                                           Actor(id="boss"))
+    for _ in range(4):
+        await say(emu, cards_live, "邮箱列表", sender_staff_id="boss", is_admin=True)
+    tracks = [c["outTrackId"] for c in created(emu, LIST_ID)]
+    oldest = await callback(emu, cards_live, tracks[0], "boss", press("mailbox_disable", mailbox="审批通知", version="1"))
+    assert "失效" in oldest["notice"] and (await app_of(cards_live).mailboxes.get("审批通知")).enabled
+    newest = await callback(emu, cards_live, tracks[-1], "boss", press("mailbox_disable", mailbox="审批通知", version="1"))
+    assert json.loads(newest["rows"])[0]["enabled"] == "false"
 
 
 async def test_list_card_buttons_act_once_and_detect_stale_cards(
