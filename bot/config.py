@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import FieldError, InvalidInput
+from bot.i18n import Text
 
 
 class Settings(BaseSettings):
@@ -57,4 +60,21 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """Settings from the environment; a bad value is an InvalidInput naming its variable (never its value,
+    which may be a secret), not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidInput([FieldError(field=env_var(str(err["loc"][0])), problem=Text(zh=err["msg"], en=err["msg"]))
+                            for err in exc.errors()]) from None
+
+
+def env_var(field: str) -> str:
+    """The environment variable that sets a Settings field (or is already named by the error)."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return field
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"MAILBOT_{field.upper()}"

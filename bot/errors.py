@@ -51,8 +51,8 @@ class FieldError(BaseModel):
     example: str = ""
 
     def message(self, lang: str) -> str:
-        label = FIELD_LABELS.get(self.field, Text(zh=self.field, en=self.field))(lang)
-        text = f"{label} ({self.field}): {self.problem(lang)}"
+        label = FIELD_LABELS.get(self.field)
+        text = f"{label(lang) + ' (' + self.field + ')' if label else self.field}: {self.problem(lang)}"
         if self.example:
             text += (f"，例如：{self.example}" if lang == "zh" else f", e.g. {self.example}")
         return text

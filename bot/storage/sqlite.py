@@ -126,12 +126,12 @@ class SqliteTable(Table):
         return [(key, json.loads(raw)) for key, raw in snapshot.items()]
 
     async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        return await self._by_write(_NEWEST, limit, offset)
+        return await self._in_order(_NEWEST, limit, offset)
 
     async def oldest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        return await self._by_write(_OLDEST, limit, offset)
+        return await self._in_order(_OLDEST, limit, offset)
 
-    async def _by_write(self, query: str, limit: int, offset: int) -> list[tuple[str, Document]]:
+    async def _in_order(self, query: str, limit: int, offset: int) -> list[tuple[str, Document]]:
         rows = await self._run(lambda: list(self._db.conn.select(query, (limit, offset))))
         return [(key, json.loads(raw)) for key, raw in rows]
 

@@ -146,3 +146,14 @@ def test_rate_override_is_set_shown_and_reset(cli: Callable[..., subprocess.Comp
     reset = cli("mailbox", "rate", "q", "default", "--lang", "en")
     assert "15 (default)" in reset.stdout
     assert json.loads(cli("audit", "--json").stdout)[-1]["action"] == "rate"
+
+
+def test_a_bad_setting_names_its_variable_and_touches_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "MAILBOT_DATA_DIR": str(tmp_path / "data"), "MAILBOT_RELAY_KEEP_DAYS": "a month",
+           "MAILBOT_HTTP_PORT": "99999"}
+    done = subprocess.run([sys.executable, "-m", "bot", "mailbox", "list"], capture_output=True, text=True,
+                          env=env, timeout=30, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "MAILBOT_RELAY_KEEP_DAYS: " in done.stderr and "MAILBOT_HTTP_PORT: " in done.stderr
+    assert "a month" not in done.stderr  # values are never echoed: some settings are secrets
+    assert not (tmp_path / "data").exists()
