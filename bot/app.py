@@ -36,6 +36,11 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     try:
         box = await SecretBox.open(storage, settings.data_dir, settings.secret_key)
         service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s)
-        yield App(settings=settings, storage=storage, box=box, mailboxes=service)
+        app = App(settings=settings, storage=storage, box=box, mailboxes=service)
+        try:
+            yield app
+        finally:
+            if app.relay is not None:
+                await app.relay.close()
     finally:
         await storage.close()

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     relay_poll_s: float = Field(1.0, gt=0)  # rescan for mail queued by other processes (CLI)
     relay_idle_s: float = Field(20.0, gt=0)  # close a pooled connection unused this long
     relay_stop_grace_s: float = Field(20.0, ge=0)  # SIGTERM: wait this long for in-flight sends
+    max_recipients: int = Field(100, ge=1)  # to + cc + bcc of one mail
+    template_timeout_s: float = Field(2.0, gt=0)  # a template render is stopped (and its mail refused) past this
     relay_keep_days: float = Field(30.0, gt=0)  # sent/failed mail records (and their idempotency keys) kept this long
     # console (issue 8): required to serve the web console on a non-loopback address
     console_token: SecretStr | None = None

@@ -267,6 +267,17 @@ class RecipientRejected(SmtpError):
     fix_t = Text(zh="检查收件人地址是否正确。", en="Check the recipient addresses.")
 
 
+class NotEncodable(SmtpError):
+    """mailbot could not put an address or header on the wire (e.g. a non-ASCII local part without SMTPUTF8)."""
+
+    from_server = False
+    code = "not_encodable"
+    cause_t = Text(zh="mailbot 无法把这封邮件的地址或邮件头编码后发出（例如 @ 前含中文的地址需要 SMTPUTF8）；这不是服务器的问题。",
+                   en="mailbot could not encode this mail's addresses or headers for sending (an address with non-ASCII "
+                      "characters before the @ needs SMTPUTF8); this is not the server's doing.")
+    fix_t = Text(zh="改用只含 ASCII 字符的收件人地址后重新提交。", en="Post the mail again with ASCII-only recipient addresses.")
+
+
 class ServerUnavailable(SmtpError):
     """A 4xx without a more specific meaning: the server asks to come back later."""
 

@@ -5,6 +5,7 @@ Errors come from the one MailbotError hierarchy and map to status codes here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,7 @@ STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = (
     (TooLarge, 413), (InvalidInput, 422),
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OFF_LOOP_BYTES = 64 * 1024  # bodies bigger than this are parsed in a thread
 
 
 def _lang(request: web.Request) -> str:
@@ -54,11 +56,17 @@ class Api:
         if (request.content_length or 0) > self.relay.max_mail_bytes * 2:
             raise self.relay.too_large()
         raw = await request.read()
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise _bad_body("请求体不是有效的 JSON", "the body is not valid JSON") from None
-        mail, _ = await self.relay.submit(MailRequest.parse(data), token)
+
+        def parse() -> MailRequest:
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise _bad_body("请求体不是有效的 JSON", "the body is not valid JSON") from None
+            return MailRequest.parse(data)
+
+        # A body may be up to twice MAILBOT_MAX_MAIL_BYTES: parsing a big one would hold the loop for 100s of ms.
+        mail_request = await asyncio.to_thread(parse) if len(raw) > OFF_LOOP_BYTES else parse()
+        mail, _ = await self.relay.submit(mail_request, token)
         return web.json_response({"id": mail.id, "status": "queued" if mail.status == "sending" else mail.status},
                                  status=202)
 

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 from bot.app import open_app
-from bot.cli.common import fail, print_json
+from bot.cli.common import fail, print_json, table
 from bot.config import load_settings
 from bot.relay.models import InlineTemplate
-from bot.relay.templates import TemplateStore
+from bot.relay.service import relay_service
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,26 +55,25 @@ async def _add(args: argparse.Namespace) -> int:
     if template is None:
         return fail("--subject is required for a plain body file", 2)
     async with open_app(load_settings()) as app:
-        await TemplateStore(app.storage).add(args.name, template)
+        await relay_service(app).templates.add(args.name, template)
     print(f"saved template {args.name}")
     return 0
 
 
 async def _list(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        docs = await TemplateStore(app.storage).list()
+        docs = await relay_service(app).templates.list()
     if args.json:
         print_json(docs)
     else:
-        for doc in docs:
-            parts = "+".join(p for p in ("text", "html") if doc.get(p))
-            print(f"{doc['name']:<24} {parts:<10} {doc['subject']}")
+        for line in table([[d["name"], "+".join(p for p in ("text", "html") if d.get(p)), d["subject"]] for d in docs]):
+            print(line)
     return 0
 
 
 async def _show(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        doc = await TemplateStore(app.storage).show(args.name)
+        doc = await relay_service(app).templates.show(args.name)
     if args.json:
         print_json(doc)
     else:
@@ -87,6 +86,6 @@ async def _show(args: argparse.Namespace) -> int:
 
 async def _remove(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        await TemplateStore(app.storage).remove(args.name)
+        await relay_service(app).templates.remove(args.name)
     print(f"removed template {args.name}")
     return 0

@@ -28,8 +28,10 @@ UNSUPPORTED_KEYS: tuple[str, ...] = tuple(u.key for u in data.UNSUPPORTED)
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _URL_WEIGHT = 0.5  # a help link quoted in an error points at a provider less firmly than the mailbox itself
+# Matches only where a run of address characters begins: tried inside a run, every start would
+# rescan the rest of it, and a long "a.a.a…" or "1111…" line cost time growing with its square.
 _DOMAIN = re.compile(
-    r"(?P<scheme>[a-z]+://)?(?P<local>[a-z0-9._%+-]+@)?"
+    r"(?<![a-z0-9._%+-])(?P<scheme>[a-z]+://)?(?P<local>[a-z0-9._%+-]+@)?"
     r"(?P<host>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})(?![a-z0-9-])(?P<path>/[^\s" + _CJK + r"]*)?"
 )
 _DOMAIN_ONLY = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}")
@@ -220,8 +222,10 @@ def _find_aliases(text: str, tables: _Tables) -> list[tuple[int, int, str]]:
                 found.append((i, end, key))
                 break
     chosen: list[tuple[int, int, str]] = []
+    taken = bytearray(len(text))  # characters already in a chosen mention: overlap test in O(length)
     for start, end, key in sorted(found, key=lambda f: (f[0] - f[1], f[0])):
-        if all(end <= s or start >= e for s, e, _ in chosen):
+        if not any(taken[start:end]):
+            taken[start:end] = b"\1" * (end - start)
             chosen.append((start, end, key))
     return sorted(chosen)
 

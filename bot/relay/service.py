@@ -25,7 +25,7 @@ from bot.mailboxes.model import Mailbox
 from bot.relay.metrics import Metrics
 from bot.relay.models import Content, InlineTemplate, MailRecord, MailRequest
 from bot.relay.outbox import Outbox, now
-from bot.relay.templates import TemplateStore, render
+from bot.relay.templates import Renderer, TemplateStore
 from bot.relay.tokens import TokenInfo, TokenStore
 from bot.relay.mime import build_bytes
 from bot.smtp.message import new_message_id
@@ -51,11 +51,30 @@ def _addresses(field: str, values: list[str], errors: list[FieldError]) -> list[
             _no_crlf(f"{field}.{i}", value, errors)
             continue
         try:
-            out.append(validate_email(value, check_deliverability=False).normalized)
+            valid = validate_email(value, check_deliverability=False)
         except EmailNotValidError as exc:
             errors.append(_field(f"{field}.{i}", f"不是有效的邮件地址：{exc}", f"not a valid address: {exc}",
                                  "alice@example.com"))
+            continue
+        if valid.ascii_email is None:
+            errors.append(_field(
+                f"{field}.{i}",
+                "@ 前的用户名含非 ASCII 字符（如中文）：投递这种地址需要发件和收件服务器都支持 SMTPUTF8，mailbot 不发送这类地址",
+                "the part before @ has non-ASCII characters (such as Chinese): delivering it needs SMTPUTF8 on every "
+                "server on the way, so mailbot does not send to such addresses", "yonghu@例子.中国"))
+            continue
+        out.append(valid.ascii_email)  # a non-ASCII domain goes out in its IDNA form (xn--…), which every server takes
     return out
+
+
+def _decode(req: MailRequest, errors: list[FieldError]) -> list[tuple[str, str, bytes]]:
+    attachments = []
+    for i, att in enumerate(req.attachments):
+        try:
+            attachments.append((att.filename, att.content_type, base64.b64decode(att.content_base64, validate=True)))
+        except (binascii.Error, ValueError):
+            errors.append(_field(f"attachments.{i}.content_base64", "不是有效的 base64", "not valid base64"))
+    return attachments
 
 
 def _mailbox_missing(name: str | None) -> NotFound:
@@ -78,11 +97,12 @@ def body_hash(request: MailRequest) -> str:
 
 class RelayService:
     def __init__(self, storage: Storage, mailboxes: MailboxService, *, max_mail_bytes: int,
-                 cache_s: float = 1.0) -> None:
+                 cache_s: float = 1.0, max_recipients: int = 100, template_timeout_s: float = 2.0) -> None:
         self.mailboxes = mailboxes
         self.outbox = Outbox(storage)
         self.tokens = TokenStore(storage)
-        self.templates = TemplateStore(storage)
+        self.templates = TemplateStore(storage, Renderer(timeout_s=template_timeout_s, max_chars=max_mail_bytes))
+        self.max_recipients = max_recipients
         self.metrics = Metrics()
         self.max_mail_bytes = max_mail_bytes
         self._idempotency = storage.table("outbox_idempotency")
@@ -120,20 +140,25 @@ class RelayService:
     async def _draft(self, req: MailRequest) -> tuple[dict[str, Any], int]:
         """Check every header and address, render the template; all problems at once."""
         errors: list[FieldError] = []
+        count = len(req.to) + len(req.cc) + len(req.bcc)
+        if count > self.max_recipients:  # checked before any address is parsed: the work stays bounded
+            raise InvalidInput([_field(
+                "to", f"收件人共 {count} 个（to + cc + bcc），超过上限 {self.max_recipients}（MAILBOT_MAX_RECIPIENTS）",
+                f"{count} recipients (to + cc + bcc) are over the limit of {self.max_recipients} (MAILBOT_MAX_RECIPIENTS)",
+                "split the mail, or use a mailing list address")])
         to = _addresses("to", req.to, errors)
         cc = _addresses("cc", req.cc, errors)
         bcc = _addresses("bcc", req.bcc, errors)
         if not req.to:
             errors.append(_field("to", "至少需要一个收件人", "needs at least one recipient", '["alice@example.com"]'))
-        if req.reply_to is not None:
-            _addresses("reply_to", [req.reply_to], errors)
+        reply_to = next(iter(_addresses("reply_to", [req.reply_to], errors)), None) if req.reply_to else None
         _no_crlf("from_name", req.from_name, errors)
         subject, text, html = req.subject, req.text, req.html
         if req.template is not None:
             try:
                 template = (req.template if isinstance(req.template, InlineTemplate)
                             else await self.templates.get(req.template))
-                rendered = render(template, req.variables)
+                rendered = await self.templates.renderer.render(template, req.variables)
                 subject = subject if subject is not None else rendered.subject
                 text = text if text is not None else rendered.text
                 html = html if html is not None else rendered.html
@@ -148,22 +173,22 @@ class RelayService:
             errors.append(_field("subject", "需要主题", "a subject is required", "Approval needed"))
         _no_crlf("subject", subject, errors)
         size = len((text or "").encode()) + len((html or "").encode())
-        attachments = []
         for i, att in enumerate(req.attachments):
             _no_crlf(f"attachments.{i}.filename", att.filename, errors)
             _no_crlf(f"attachments.{i}.content_type", att.content_type, errors)
-            try:
-                data = base64.b64decode(att.content_base64, validate=True)
-                size += len(data)
-                attachments.append((att.filename, att.content_type, data))
-            except (binascii.Error, ValueError):
-                errors.append(_field(f"attachments.{i}.content_base64", "不是有效的 base64", "not valid base64"))
+        encoded = sum(len(att.content_base64) for att in req.attachments)
+        if encoded * 3 // 4 > self.max_mail_bytes:  # too large before decoding a byte of it
+            raise self.too_large()
+        # Decoding megabytes of base64 would hold the loop: big attachments decode in a thread.
+        attachments = (await asyncio.to_thread(_decode, req, errors) if encoded > 256 * 1024
+                       else _decode(req, errors))
+        size += sum(len(data) for _, _, data in attachments)
         if errors:
             raise InvalidInput(errors)
         if size > self.max_mail_bytes:
             raise self.too_large()
         draft = dict(to=to, cc=cc, bcc=bcc, subject=subject or "", text=text, html=html,
-                     from_name=req.from_name, reply_to=req.reply_to, attachments=attachments)
+                     from_name=req.from_name, reply_to=reply_to, attachments=attachments)
         return draft, size
 
     def too_large(self) -> TooLarge:
@@ -252,6 +277,9 @@ class RelayService:
             await self._idempotency.write({}, delete=keys)
         return len(old)
 
+    async def close(self) -> None:
+        await self.templates.renderer.close()
+
     async def send_test(self, count: int, to: str, mailbox: str | None = None) -> list[MailRecord]:
         """Chat's 测试发送 N 地址: N numbered test mails through the normal queue."""
         if not 1 <= count <= 100:
@@ -267,6 +295,7 @@ class RelayService:
 def relay_service(app: App) -> RelayService:
     """One RelayService per App (the chat commands and the API share its counters)."""
     if app.relay is None:
-        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=app.settings.max_mail_bytes,
-                                 cache_s=app.settings.relay_poll_s)
+        s = app.settings
+        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=s.max_mail_bytes, cache_s=s.relay_poll_s,
+                                 max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s)
     return app.relay

@@ -111,6 +111,8 @@ def classify(
         if stage == "connect" and security == "ssl":
             return e.TlsMismatch(_describe(exc), provider_type=provider_type)
         return e.ConnectionLost(_describe(exc), provider_type=provider_type)
+    if isinstance(exc, UnicodeError):  # our side could not write an address or header: not the server's doing
+        return e.NotEncodable(_describe(exc), provider_type=provider_type)
     if isinstance(exc, (aiosmtplib.SMTPConnectError, OSError)):
         return e.ConnectFailed(_describe(exc), provider_type=provider_type)
     return e.SmtpError(_describe(exc), provider_type=provider_type)
