@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.audit import AuditLog
@@ -24,6 +25,7 @@ class App:
     box: SecretBox
     mailboxes: MailboxService
     relay: "RelayService | None" = None  # created by bot.relay.component.relay_service on first use
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
 
     @property
     def audit(self) -> AuditLog:

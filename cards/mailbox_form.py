@@ -16,7 +16,7 @@ from bot.providers import CATALOG, PROVIDER_TYPES
 from cards.common import ParamMap, encode, lang_of, public_values
 
 FormMode = Literal["add", "edit"]
-FormStatus = Literal["normal", "checking", "disabled"]
+FormStatus = Literal["normal", "checking", "disabled", "closed"]
 
 FIELDS: tuple[str, ...] = ("name", "type", "account", "password", "host", "port", "security")
 PUBLIC_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f != "password")
@@ -45,6 +45,7 @@ _STATUS: dict[str, tuple[str, dict[str, Text]]] = {
                           "edit": Text(zh="保存修改", en="Save changes")}),
     "checking": ("disabled", {m: Text(zh="正在登录检查…", en="Checking the login…") for m in ("add", "edit")}),
     "disabled": ("disabled", {m: Text(zh="已提交", en="Submitted") for m in ("add", "edit")}),
+    "closed": ("disabled", {m: Text(zh="已关闭", en="Closed") for m in ("add", "edit")}),
 }
 _ERRORS_HEAD = Text(zh="**请修改以下内容后重新提交：**", en="**Please fix these and submit again:**")
 _FIELD_MARK = " ⚠️"

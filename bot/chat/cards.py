@@ -76,6 +76,8 @@ FORM_BY_TEXT = {
 FORM_SENT = T(zh="已在单聊中发给你一张邮箱表单，请在那里填写（密码不会出现在群里）。",
               en="I sent you a mailbox form in our single chat; fill it in there (the password never shows in the group).")
 RETRIED = T(zh="已重新排队邮件 {id}，发送“发送记录”查看状态。", en="Mail {id} is queued again; send 'outbox' to follow it.")
+FORM_CLOSED = T(zh="这张表单已取消或已被新的表单取代，不会再保存。需要时请重新发送“新建邮箱”。",
+                en="This form was cancelled or replaced by a newer one; it saves nothing. Send 'new mailbox' for a fresh one.")
 EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
 
 
@@ -89,7 +91,7 @@ class CardRecord(BaseModel):
     mode: Literal["add", "edit"] = "add"
     mailbox: str | None = None
     version: int | None = None
-    state: Literal["open", "checking", "done"] = "open"
+    state: Literal["open", "checking", "done", "closed"] = "open"  # closed: cancelled or replaced by a newer form
 
 
 @dataclass
@@ -107,6 +109,7 @@ class Cards:
         self.app = app
         self._records = app.storage.table("cards")
         self._admins_table = app.storage.table("card_admins")
+        self._open_forms = app.storage.table("card_forms")  # owner -> the one form card of theirs that may submit
         self._admins: set[str] | None = None
         self._said: set[str] = set()
         self._delivered = 0
@@ -152,14 +155,41 @@ class Cards:
         params = mailbox_form_params(lang, values=mailbox.public() if mailbox else None, mode=record.mode,
                                      mailbox=record.mailbox, version=record.version)
         fallback = MarkdownReply(title=params["title"], text=FORM_BY_TEXT[record.mode](lang).format(name=mailbox.name if mailbox else ""))
-        return await self._deliver("mailbox_form", params, fallback, record, private_to)
+        card = await self._deliver("mailbox_form", params, fallback, record, private_to)
+        await self._open_forms.put(owner, {"id": card.out_track_id})  # any older form of theirs is superseded
+        return card
 
     async def form(self, msg: IncomingMessage, lang: str, mailbox: Mailbox | None = None) -> list[Reply]:
-        """From a group the form goes to the admin's single chat, so the secret stays private."""
+        """From a group the form goes to the admin's single chat, so the secret stays private.
+        An older open form of the admin's is closed first: only the newest form can save."""
+        closed = await self.close_forms(msg.sender_staff_id, lang)
         if msg.private:
-            return [await self.form_card(msg.sender_staff_id, msg.source, lang, mailbox)]
+            return [*closed, await self.form_card(msg.sender_staff_id, msg.source, lang, mailbox)]
         card = await self.form_card(msg.sender_staff_id, msg.source, lang, mailbox, private_to=msg.sender_staff_id)
-        return [card, TextReply(FORM_SENT(lang))]
+        return [*closed, card, TextReply(FORM_SENT(lang))]
+
+    async def close_forms(self, owner: str, lang: str) -> list[Reply]:
+        """Close the owner's open form card (取消, or a newer form): it is disabled and refuses a later submit."""
+        entry = await self._open_forms.get(owner)
+        if entry is None:
+            return []
+        await self._open_forms.delete(owner)
+        track = entry["id"]
+        raw = await self._records.get(track)
+        if raw is None:
+            return []
+        record = CardRecord.model_validate(raw)
+        if record.state != "open":  # saved, or a check is running: that outcome stands
+            return []
+        record.state = "closed"
+        await self._save_record(track, record)
+        return [CardUpdate(out_track_id=track, params=mailbox_form_params(
+            record.lang, mode=record.mode, mailbox=record.mailbox, version=record.version, status="closed",
+            notice=FORM_CLOSED(record.lang)))]
+
+    async def _is_current_form(self, owner: str, track: str) -> bool:
+        entry = await self._open_forms.get(owner)
+        return entry is None or entry["id"] == track  # None: a form delivered before forms were tracked
 
     async def result(self, msg: IncomingMessage, lang: str, name: str, error: MailbotError | None) -> list[Reply]:
         """A test's outcome as a result card, with retry and edit buttons."""
@@ -247,9 +277,13 @@ class Cards:
             return CardUpdate(out_track_id=track, params=mailbox_form_params(
                 lang, values=values, mode=record.mode, mailbox=record.mailbox, version=record.version, **kwargs))
 
+        if record.state == "open" and not await self._is_current_form(record.owner, track):
+            record.state = "closed"  # superseded by a newer form of the same admin
+            await self._save_record(track, record)
         if record.state != "open":
-            result.ack = form(status="disabled" if record.state == "done" else "checking",
-                              notice=(ALREADY_SAVED if record.state == "done" else STILL_CHECKING)(lang))
+            status, notice = {"done": ("disabled", ALREADY_SAVED), "checking": ("checking", STILL_CHECKING),
+                              "closed": ("closed", FORM_CLOSED)}[record.state]
+            result.ack = form(status=status, notice=notice(lang))
             return result
         secret = action.secret
         try:

@@ -18,9 +18,10 @@ from bot.chat.cards import Cards
 from bot.chat.handlers import Commands
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
-from bot.chat.wizard import CANCEL, FlowStore, Wizard
+from bot.chat.wizard import CANCEL, Flow, FlowStore, Wizard
 from bot.errors import MailbotError
 from bot.guides import answer
+from bot.i18n import detect_lang
 
 log = logging.getLogger("mailbot.chat")
 
@@ -79,6 +80,14 @@ HELP = T(
 )
 SHORT_HELP = T(zh="没听懂。发送“帮助”查看我能做什么，或直接问“怎么获取163邮箱授权码”。",
                en="I did not get that. Send 'help' to see what I can do, or ask e.g. 'how do I get a Gmail app password'.")
+MAX_MESSAGE_CHARS = 2000  # a guide question or a command is far shorter; the matcher's work stays under ~10 ms
+TOO_LONG = T(zh="消息太长（{n} 个字符），最多 {max} 个字符。请只发送问题或命令本身。",
+             en="That message is too long ({n} characters; at most {max}). Send just the question or the command.")
+NOTHING_TO_CANCEL = T(zh="现在没有进行中的操作，无需取消。", en="There is nothing to cancel.")
+STILL_OPEN = T(zh="（你的“{flow}”还在进行中：{prompt}）", en="(Your '{flow}' is still open: {prompt})")
+LEFT = T(zh="（已放弃未完成的“{flow}”。）", en="(Left your unfinished '{flow}'.)")
+# intents that start a dialog of their own: the open one is left for it
+STARTS_FLOW = frozenset({"new", "remove", "edit"})
 EXPIRED = T(zh="上一个未完成的操作已超时取消（{minutes} 分钟无回复）。",
             en="Your unfinished step was cancelled after {minutes} minutes without a reply.")
 
@@ -104,12 +113,15 @@ class Router:
     def __init__(self, app: App, *, idle_s: float | None = None, clock: Callable[[], float] = time.time) -> None:
         self.app = app
         idle = idle_s if idle_s is not None else app.settings.wizard_idle_s
-        self.flows = FlowStore(app.storage, idle, clock)
+        self.flows = FlowStore(app.storage, idle, clock, run=app.run_id)
         self.wizard = Wizard(app, self.flows)
         self.cards = Cards(app)
         self.commands = Commands(app, self.wizard, self.cards)
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        if len(msg.text) > MAX_MESSAGE_CHARS:  # every front end comes through here: the work per message is bounded
+            lang = detect_lang(msg.text[:200])
+            return [TextReply(TOO_LONG(lang).format(n=len(msg.text), max=MAX_MESSAGE_CHARS))]
         try:
             return await self._handle(msg)
         except MailbotError as exc:
@@ -121,6 +133,15 @@ class Router:
         notes: list[Reply] = []
         if flow is not None and key is not None:
             if not expired:
+                command = self._command_in_flow(msg, flow)
+                if command is not None:
+                    return await self._command_over_flow(msg, key, flow, command)
+                if CANCEL.match(compact(msg.text)):
+                    await self.flows.drop(key)
+                    return [*await self.cards.close_forms(msg.sender_staff_id, msg.language),
+                            TextReply(CANCELLED(msg.language))]
+                if self.flows.resumed(flow):
+                    return await self.wizard.resume(key, flow, flow.lang)
                 try:
                     return await self.wizard.feed(msg, key, flow)
                 except MailbotError as exc:
@@ -129,6 +150,30 @@ class Router:
             if flow.state == "secret":
                 return notes  # that text may be a late secret: never route it anywhere
         return notes + await self._route(msg)
+
+    @staticmethod
+    def _command_in_flow(msg: IncomingMessage, flow: Flow) -> tuple[str, dict[str, str]] | None:
+        """A command typed while a dialog waits for a value. At the secret step only a bare command word
+        counts ("帮助", "邮箱列表"): a password such as "default2024" must never be read as `default 2024`."""
+        matched = match_intent(msg.text)
+        if matched is None or matched[0] == "cancel":
+            return None
+        name, args = matched
+        if flow.state == "secret" and any(v.strip() for v in args.values()):
+            return None
+        return name, args
+
+    async def _command_over_flow(self, msg: IncomingMessage, key: str, flow: Flow,
+                                 command: tuple[str, dict[str, str]]) -> list[Reply]:
+        """Run the command in the language it was typed in; the dialog stays open unless it starts another."""
+        name, _ = command
+        lang = msg.language
+        title = self.wizard.title(flow, lang)
+        if name in STARTS_FLOW and (msg.is_admin or not _is_admin_intent(name)):
+            await self.flows.drop(key)
+            return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg)]
+        replies = await self._route(msg)
+        return [*replies, TextReply(STILL_OPEN(lang).format(flow=title, prompt=self.wizard.waiting_for(flow, lang)))]
 
     async def _route(self, msg: IncomingMessage) -> list[Reply]:
         lang = msg.language
@@ -142,7 +187,8 @@ class Router:
         if name == "help":
             return [TextReply(HELP(lang))]
         if name == "cancel":
-            return [TextReply(CANCELLED(lang))]
+            closed = await self.cards.close_forms(msg.sender_staff_id, lang)
+            return closed + [TextReply(CANCELLED(lang) if closed else NOTHING_TO_CANCEL(lang))]
         if _is_admin_intent(name) and not msg.is_admin:
             return [TextReply(REFUSED(lang))]
         return await getattr(self.commands, name)(msg, args, lang)

@@ -159,6 +159,7 @@ class Flow:
     data: dict[str, Any]
     touched: float
     origin: str = ""
+    run: str = ""  # App.run_id of the run that last saved it
 
     def dump(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -171,11 +172,16 @@ class FlowStore:
     common message with no open flow costs no storage read.
     """
 
-    def __init__(self, storage: Storage, idle_s: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Storage, idle_s: float, clock: Callable[[], float] = time.time, run: str = "") -> None:
         self._table = storage.table("wizards")
         self._keys: set[str] | None = None
         self.idle_s = idle_s
         self.clock = clock
+        self.run = run
+
+    def resumed(self, flow: Flow) -> bool:
+        """Left open by an earlier run of the bot (a restart, or the last `mailbot shell`)."""
+        return flow.run != self.run
 
     async def _open_keys(self) -> set[str]:
         if self._keys is None:
@@ -205,6 +211,7 @@ class FlowStore:
 
     async def save(self, key: str, flow: Flow) -> None:
         flow.touched = self.clock()
+        flow.run = self.run
         await self._table.put(key, flow.dump())
         (await self._open_keys()).add(key)
 
@@ -229,12 +236,46 @@ def summary(mailbox: Any, lang: str) -> str:
             f"{mailbox.host}:{mailbox.port} {mailbox.security}")
 
 
+FLOW_TITLES = {"new": T(zh="新建邮箱", en="new mailbox"), "edit_secret": T(zh="修改邮箱 {name} 密码", en="edit mailbox {name} password"),
+               "remove": T(zh="删除邮箱 {name}", en="remove mailbox {name}")}
+RESUMED = T(zh="继续你在 {time} 开始的“{flow}”——发送“取消”可停止。",
+            en="Continuing your '{flow}' from {time} — send 'cancel' to stop.")
+CONFIRM_REMOVE = T(zh="回复“确认”删除，“取消”放弃。", en="Reply 'yes' to remove, 'cancel' to keep it.")
+AMEND = T(zh="回复要修改的项，例如：端口=587 加密=starttls 或 类型=exmail",
+          en="Reply with what to change, e.g. port=587 security=starttls or type=exmail")
+
+
 class Wizard:
     """Runs flows for the router: start them, feed them messages, cancel and expire them."""
 
     def __init__(self, app: App, store: FlowStore) -> None:
         self.app = app
         self.store = store
+
+    @staticmethod
+    def title(flow: Flow, lang: str) -> str:
+        return FLOW_TITLES[flow.kind](lang).format(name=flow.data.get("name", ""))
+
+    def waiting_for(self, flow: Flow, lang: str) -> str:
+        """What the open flow asks for now, as one line."""
+        if flow.state in STEP_BY_FIELD:
+            return STEP_BY_FIELD[flow.state].prompt(flow.data, lang).splitlines()[0]
+        if flow.state == "secret":
+            provider = get_provider(flow.data["type"])
+            return T(zh=f"请发送{provider.secret_name_zh}。", en=f"send the {provider.secret_name_en}.")(lang)
+        if flow.state == "failed":
+            return FAILED_CHOICES(lang)
+        if flow.state == "confirm_remove":
+            return CONFIRM_REMOVE(lang)
+        return AMEND(lang)
+
+    async def resume(self, key: str, flow: Flow, lang: str) -> list[Reply]:
+        """A flow an earlier run left open: say so and ask again, rather than take this message as its value
+        (it may have been meant for something else; at the secret step it is dropped unread)."""
+        await self.store.save(key, flow)
+        when = time.strftime("%H:%M", time.localtime(flow.touched))
+        return [TextReply("\n".join([RESUMED(lang).format(flow=self.title(flow, lang), time=when),
+                                     self.waiting_for(flow, lang)]), expects_secret=flow.state == "secret")]
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -254,16 +295,13 @@ class Wizard:
         mailbox = await self.app.mailboxes.get(name)
         flow = Flow(kind="remove", state="confirm_remove", lang=lang, data={"name": mailbox.name}, touched=0)
         await self.store.save(self.store.key(msg.sender_staff_id, msg.conversation_id), flow)
-        return [TextReply(T(zh=f"确定删除邮箱“{mailbox.name}”（{mailbox.account}）吗？回复“确认”删除，“取消”放弃。",
-                            en=f"Remove the mailbox '{mailbox.name}' ({mailbox.account})? Reply 'yes' to remove, 'cancel' to keep it.")(lang))]
+        return [TextReply(T(zh=f"确定删除邮箱“{mailbox.name}”（{mailbox.account}）吗？",
+                            en=f"Remove the mailbox '{mailbox.name}' ({mailbox.account})? ")(lang) + CONFIRM_REMOVE(lang))]
 
     async def feed(self, msg: IncomingMessage, key: str, flow: Flow) -> list[Reply]:
-        """The next message of a conversation with an open flow."""
+        """The next message of a conversation with an open flow (the router has taken out commands and 取消)."""
         lang = flow.lang
         said = compact(msg.text)
-        if CANCEL.match(said):
-            await self.store.drop(key)
-            return [TextReply(CANCELLED(lang))]
         if flow.state == "secret":
             return await self._secret(msg, key, flow)
         if flow.state == "confirm_remove":
@@ -373,8 +411,7 @@ class Wizard:
             flow.state = "amend"
             await self.store.save(key, flow)
             current = " ".join(f"{k}={v}" for k, v in flow.data.items())
-            return [TextReply(T(zh=f"当前设置：{current}\n回复要修改的项，例如：端口=587 加密=starttls 或 类型=exmail",
-                                en=f"Current settings: {current}\nReply with what to change, e.g. port=587 security=starttls or type=exmail")(lang))]
+            return [TextReply(T(zh=f"当前设置：{current}\n", en=f"Current settings: {current}\n")(lang) + AMEND(lang))]
         await self.store.save(key, flow)
         return [TextReply(FAILED_CHOICES(lang))]
 
