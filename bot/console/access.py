@@ -112,13 +112,22 @@ def same_origin(request: web.Request) -> bool:
     return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
 
 
-def _deny(request: web.Request, prefix: str, status: int, reason: str) -> web.StreamResponse:
+LOOPBACK_ONLY = Text(zh="未设置令牌的控制台只响应本机回环地址。",
+                     en="The console without a token answers on loopback names only.")
+CROSS_ORIGIN = Text(zh="拒绝跨站请求。", en="Cross-origin request refused.")
+LOG_IN = Text(zh="请先登录。", en="Log in first.")
+BAD_CSRF = Text(zh="缺少或错误的 CSRF 令牌，请刷新页面。", en="Missing or wrong CSRF token: reload the page.")
+
+
+def _deny(request: web.Request, prefix: str, status: int, reason: Text) -> web.StreamResponse:
+    """API callers get JSON in the page's language (X-Console-Lang), pages a redirect or text."""
     if request.path.startswith(prefix + "/api/"):
-        return web.json_response({"error": "forbidden" if status == 403 else "unauthorized", "message": reason},
+        lang = "en" if request.headers.get("X-Console-Lang") == "en" else "zh"
+        return web.json_response({"error": "forbidden" if status == 403 else "unauthorized", "message": reason(lang)},
                                  status=status)
     if status == 401:
         raise web.HTTPSeeOther(prefix + "/login")
-    return web.Response(status=status, text=reason)
+    return web.Response(status=status, text=f"{reason.en}\n{reason.zh}")
 
 
 def middleware(access: Access, prefix: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -130,9 +139,9 @@ def middleware(access: Access, prefix: str) -> Callable[[web.Request, Handler], 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not access.login_required and not is_loopback(request.url.host or ""):
-            return _deny(request, prefix, 403, "The console without a token answers on loopback names only.")
+            return _deny(request, prefix, 403, LOOPBACK_ONLY)
         if request.method not in SAFE_METHODS and not same_origin(request):
-            return _deny(request, prefix, 403, "Cross-origin request refused.")
+            return _deny(request, prefix, 403, CROSS_ORIGIN)
         path = request.path.removeprefix(prefix) or "/"
         if path in OPEN_PATHS:
             return await handler(request)
@@ -140,11 +149,11 @@ def middleware(access: Access, prefix: str) -> Callable[[web.Request, Handler], 
         new_sid = None
         if session is None:
             if access.login_required or request.method not in SAFE_METHODS:
-                return _deny(request, prefix, 401, "Log in first.")
+                return _deny(request, prefix, 401, LOG_IN)
             new_sid, session = access.new_session()
         if request.method not in SAFE_METHODS and not hmac.compare_digest(
                 request.headers.get(CSRF_HEADER, "").encode(), session.csrf.encode()):
-            return _deny(request, prefix, 403, "Missing or wrong CSRF token.")
+            return _deny(request, prefix, 403, BAD_CSRF)
         request[SESSION] = session
         response = await handler(request)
         if new_sid is not None:

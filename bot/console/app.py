@@ -20,17 +20,29 @@ from bot.app import App
 from bot.audit import Actor
 from bot.chat.router import Router
 from bot.console import access as acc
+from bot.console import present
 from bot.console.outbox import snapshot, stream
-from bot.errors import Conflict, InvalidInput, MailbotError, NotFound, SmtpError
+from bot.errors import Conflict, FieldError, InvalidInput, MailbotError, NotFound, SmtpError
+from bot.i18n import Text
 from bot.relay.service import RelayService
 
 PREFIX = "/console"
 STATIC = Path(__file__).parent / "static"
 ACTOR = Actor(id="console", name="web console", source="console", is_admin=True)
 CONVERSATIONS = ("admin", "member", GROUP)
-STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = ((NotFound, 404), (Conflict, 409), (InvalidInput, 422))
+AUDIT_PAGE, AUDIT_MAX = 50, 200
+FAVICON = STATIC / "favicon.svg"
+
+
+class RelayOff(MailbotError):
+    code = "relay_not_running"
+
+
+STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = (
+    (NotFound, 404), (Conflict, 409), (InvalidInput, 422), (RelayOff, 503))
 LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>mailbot console · login</title>
+<link rel="icon" href="static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="static/app.css"></head><body class="login"><main>
 <h1>mailbot</h1><form method="post" action="login">
 <label for="token">Console token / 控制台令牌</label>
@@ -60,14 +72,29 @@ async def errors_as_json(request: web.Request, handler: acc.Handler) -> web.Stre
         return web.json_response({"error": exc.code, "message": exc.message(_lang(request))}, status=status)
 
 
+NOT_JSON = Text(zh="请求体必须是 JSON 对象。", en="The body must be a JSON object.")
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    """Errors are MailbotErrors so the page gets them as JSON in its language (errors_as_json)."""
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="body must be JSON") from None
+        raise MailbotError(NOT_JSON) from None
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+        raise MailbotError(NOT_JSON)
     return data
+
+
+def _int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """A query parameter that must be a whole number in [low, high]: a 422 naming the range if not."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 16 and low <= int(raw) <= high):
+        raise InvalidInput([FieldError(field=name, problem=Text(
+            zh=f"必须是 {low}–{high} 之间的整数", en=f"must be a whole number from {low} to {high}"))])
+    return int(raw)
 
 
 class Console:
@@ -110,7 +137,7 @@ class Console:
     def _conversation(request: web.Request) -> str:
         name = request.match_info["conversation"]
         if name not in CONVERSATIONS:
-            raise web.HTTPNotFound(text="unknown conversation")
+            raise NotFound(Text(zh=f"没有会话“{name}”。", en=f"No conversation '{name}'."))
         return name
 
     async def history(self, request: web.Request) -> web.Response:
@@ -122,7 +149,8 @@ class Console:
         persona = conversation if conversation != GROUP else str(body.get("persona", "admin"))
         text = body.get("text")
         if persona not in PERSONAS or not isinstance(text, str) or not text.strip():
-            raise web.HTTPBadRequest(text="needs a persona (admin|member) and a non-empty text")
+            raise MailbotError(Text(zh="需要发言身份（admin 或 member）和非空的消息。",
+                                    en="Needs a persona (admin or member) and a non-empty text."))
         entries = await self.chat.send(conversation, persona, text)  # type: ignore[arg-type]
         return web.json_response({"entries": entries,
                                   "expects_secret": self.chat.expects_secret(conversation, persona)})
@@ -134,8 +162,8 @@ class Console:
     # ---- mailboxes ------------------------------------------------------------------------
 
     async def mailboxes(self, request: web.Request) -> web.Response:
-        listed = await self.services.app.mailboxes.list()
-        return web.json_response({"mailboxes": [m.public() for m in sorted(listed, key=lambda m: m.name.casefold())]})
+        listed = sorted(await self.services.app.mailboxes.list(), key=lambda m: m.name.casefold())
+        return web.json_response({"mailboxes": [present.mailbox(m, _lang(request)) for m in listed]})
 
     async def mailbox_action(self, request: web.Request) -> web.Response:
         service, name, action = self.services.app.mailboxes, request.match_info["name"], request.match_info["action"]
@@ -149,7 +177,7 @@ class Console:
         elif action == "default":
             mailbox = await service.set_default(name, ACTOR)
         else:
-            raise web.HTTPNotFound(text="unknown action")
+            raise NotFound(Text(zh=f"没有操作“{action}”。", en=f"No action '{action}'."))
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
 
     async def mailbox_delete(self, request: web.Request) -> web.Response:
@@ -159,20 +187,26 @@ class Console:
     # ---- outbox and audit -----------------------------------------------------------------
 
     async def outbox(self, request: web.Request) -> web.Response:
-        return web.json_response(await snapshot(self.services.relay))
+        return web.json_response(await snapshot(self.services.relay, _lang(request)))
 
     async def outbox_events(self, request: web.Request) -> web.StreamResponse:
-        return await stream(request, self.services.relay, self.closing)
+        return await stream(request, self.services.relay, self.closing, _lang(request))
 
     async def retry(self, request: web.Request) -> web.Response:
         if self.services.relay is None:
-            return web.json_response({"error": "relay_not_running", "message": "relay not running"}, status=503)
+            raise RelayOff(Text(zh="中继未运行。", en="The relay is not running."))
         mail = await self.services.relay.retry(request.match_info["id"])
         return web.json_response({"ok": True, "mail": mail.view()})
 
     async def audit(self, request: web.Request) -> web.Response:
-        entries = await self.services.app.audit.entries(limit=200)
-        return web.json_response({"entries": [e.model_dump(mode="json") for e in reversed(entries)]})
+        """Newest first, a page at a time: `limit` (1–200) entries below the cursor `before`; the
+        answer's `next` is the cursor of the next, older page (null on the last one)."""
+        limit = _int_param(request, "limit", AUDIT_PAGE, 1, AUDIT_MAX)
+        before = _int_param(request, "before", None, 1, 2**53)
+        entries, cursor = await self.services.app.audit.page(limit or AUDIT_PAGE, before)
+        lang = _lang(request)
+        return web.json_response({"entries": [present.audit_entry(e, lang) for e in entries],
+                                  "next": cursor or None})
 
     async def _close(self, app: web.Application) -> None:
         self.closing.set()
@@ -208,5 +242,9 @@ def mount(parent: web.Application, console: web.Application) -> None:
     async def to_console(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"{PREFIX}/")
 
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(FAVICON, headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"})
+
     parent.router.add_get("/", to_console)
+    parent.router.add_get("/favicon.ico", favicon)  # browsers ask the site root for it
     parent.add_subapp(PREFIX, console)

@@ -2,7 +2,8 @@
 
 Only what the bot's own replies and cards use: headings, **bold**, *italic*, `code`, http(s)
 links, bare URLs, "- " and "1. " lists, backslash escapes (cards escape user text that way).
-Anything else shows as typed.
+Anything else shows as typed. The status emoji of the bot's texts (✅ ❌ ⚠️ ⏳ 📤 🔁) become marks drawn
+by CSS, so they show on machines without an emoji font.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
 _NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.*)$")
 _PLACEHOLDER = "\x00{}\x00"
+_MARKS = {"✅": "ok", "❌": "bad", "⚠": "warn", "⏳": "wait", "📤": "send", "🔁": "retry"}
+_MARK = re.compile(f"([{''.join(_MARKS)}])\ufe0f?")
+
+
+def _marks(escaped: str) -> str:
+    """Each status emoji as an empty span the stylesheet draws; the emoji stays as its label."""
+    return _MARK.sub(lambda m: f'<span class="mark {_MARKS[m.group(1)]}" role="img" aria-label="{m.group(1)}"></span>',
+                     escaped)
 
 
 def _inline(text: str) -> str:
@@ -33,7 +42,7 @@ def _inline(text: str) -> str:
     text = _ESCAPED.sub(lambda m: hold(html.escape(m.group(1))), text)
     text = _CODE.sub(lambda m: hold(f"<code>{html.escape(m.group(1))}</code>"), text)
     text = _LINK.sub(lambda m: hold(_anchor(m.group(2), _inline(m.group(1)))), text)
-    text = html.escape(text, quote=True)
+    text = _marks(html.escape(text, quote=True))
     text = _BARE_URL.sub(lambda m: _anchor(html.unescape(m.group(0)), m.group(0)), text)
     text = _BOLD.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", text)
     text = _ITALIC.sub(lambda m: f"<em>{m.group(1)}</em>", text)
@@ -87,7 +96,12 @@ def to_html(text: str) -> str:
     return "\n".join(out)
 
 
+def plain_html(text: str) -> str:
+    """Escaped text with status marks, for card titles and button labels (no markup in them)."""
+    return _marks(html.escape(text, quote=True))
+
+
 def text_to_html(text: str) -> str:
     """Plain text: escaped, line breaks kept, bare links clickable."""
-    escaped = html.escape(text, quote=True)
+    escaped = _marks(html.escape(text, quote=True))
     return _BARE_URL.sub(lambda m: _anchor(html.unescape(m.group(0)), m.group(0)), escaped).replace("\n", "<br>")

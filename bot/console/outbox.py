@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.console import present
 from bot.relay.service import RelayService
 
 POLL_S = 0.5
@@ -19,20 +20,24 @@ KEEPALIVE_S = 15.0
 LIMIT = 50
 
 
-async def snapshot(relay: RelayService | None) -> dict[str, Any]:
+async def snapshot(relay: RelayService | None, lang: str) -> dict[str, Any]:
+    """The recent mails, each error said in `lang` (which needs the mailbox's type)."""
     if relay is None:
         return {"running": False, "mails": []}
-    return {"running": True, "mails": [m.view() for m in await relay.recent(limit=LIMIT)]}
+    records = await relay.recent(limit=LIMIT)
+    types = {m.name: m.type for m in await relay.mailboxes.list()} if any(r.error_code for r in records) else {}
+    return {"running": True, "mails": [present.mail(r, types.get(r.mailbox), lang) for r in records]}
 
 
-async def stream(request: web.Request, relay: RelayService | None, closing: asyncio.Event) -> web.StreamResponse:
+async def stream(request: web.Request, relay: RelayService | None, closing: asyncio.Event,
+                 lang: str) -> web.StreamResponse:
     """`event: outbox` with the whole recent list each time it changes, until the page or server goes."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     last, idle = "", 0.0
     while not closing.is_set():
-        data = json.dumps(await snapshot(relay), ensure_ascii=False, separators=(",", ":"))
+        data = json.dumps(await snapshot(relay, lang), ensure_ascii=False, separators=(",", ":"))
         try:
             if data != last:
                 await response.write(f"event: outbox\ndata: {data}\n\n".encode())

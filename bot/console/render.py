@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bot.console.markdown import to_html
+from bot.console.markdown import plain_html, to_html
 from cards.common import Action
 
 Params = Mapping[str, str]
@@ -37,14 +37,14 @@ def _md(value: str | None, css: str = "card-md") -> str:
 
 
 def _header(params: Params) -> str:
-    return f'<header class="card-title">{escape(params.get("title", ""))}</header>'
+    return f'<header class="card-title">{plain_html(params.get("title", ""))}</header>'
 
 
 def button(label: str, action: str, params: Mapping[str, Any], *, primary: bool = False,
            danger: bool = False) -> str:
     css = "btn" + (" primary" if primary else "") + (" danger" if danger else "")
     return (f'<button type="button" class="{css}" data-action="{_attr(action)}" '
-            f'data-params="{_attr(json.dumps(dict(params), ensure_ascii=False))}">{escape(label)}</button>')
+            f'data-params="{_attr(json.dumps(dict(params), ensure_ascii=False))}">{plain_html(label)}</button>')
 
 
 def _field(card_id: str, field: Mapping[str, Any], disabled: bool) -> str:
@@ -135,7 +135,7 @@ def guide(card_id: str, params: Params) -> str:
 def standard_card(card: Mapping[str, Any]) -> str:
     """Header, markdown blocks, and openLink buttons as links (only http/https)."""
     title = card.get("header", {}).get("title", {}).get("text", "")
-    parts = [f'<header class="card-title">{escape(str(title))}</header>']
+    parts = [f'<header class="card-title">{plain_html(str(title))}</header>']
     for block in card.get("contents", []):
         if block.get("type") == "markdown":
             parts.append(_md(str(block.get("text", ""))))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 
+import pytest
 from pydantic import SecretStr
 
 from bot.app import App
 from bot.audit import Actor
+from bot.errors import RecipientRejected, SmtpError
+from bot.relay.models import MailRequest
 from bot.relay.service import RelayService
 from tests.console.conftest import Client, csrf_headers
 from tests.support.smtpd import SmtpServer
@@ -106,8 +110,6 @@ async def test_outbox_degrades_without_relay(make_client: MakeClient) -> None:
 
 async def test_outbox_lists_streams_and_retries_failed_mail(make_client: MakeClient, app: App,
                                                             smtp_server: Callable[..., SmtpServer]) -> None:
-    from bot.relay.models import MailRequest
-
     await add_mailbox(app, "a", smtp_server().port)
     relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=1 << 20)
     record, _ = await relay.submit(MailRequest(to=["x@example.com"], subject="hello", text="hi"))
@@ -137,3 +139,100 @@ async def test_card_callback_goes_to_the_card_handler(make_client: MakeClient) -
     assert resp.status == 200 and isinstance((await resp.json())["entries"], list)
     bad = await client.post("/console/api/cards/callback", data="[1]", headers=await csrf_headers(client))
     assert bad.status == 400
+
+
+async def test_audit_pages_newest_first_and_pages_hold_while_entries_arrive(make_client: MakeClient, app: App) -> None:
+    for i in range(120):
+        await app.audit.record(TESTER, "rate", f"box{i:03}", {"rate_per_minute": [None, i + 1]})
+    client = await make_client()
+    first = await (await client.get("/console/api/audit")).json()
+    assert len(first["entries"]) == 50 and first["entries"][0]["target"] == "box119"
+    await app.audit.record(TESTER, "rate", "late", {})  # a new entry must not shift the older pages
+    seen = [e["target"] for e in first["entries"]]
+    cursor = first["next"]
+    while cursor is not None:
+        page = await (await client.get(f"/console/api/audit?limit=50&before={cursor}")).json()
+        seen += [e["target"] for e in page["entries"]]
+        cursor = page["next"]
+    assert seen == [f"box{i:03}" for i in reversed(range(120))]
+    newest = await (await client.get("/console/api/audit?limit=1")).json()
+    assert [e["target"] for e in newest["entries"]] == ["late"]
+
+
+async def test_audit_limit_is_bounded_with_a_clear_422(make_client: MakeClient) -> None:
+    client = await make_client()
+    assert (await client.get("/console/api/audit?limit=200")).status == 200
+    for query in ("limit=201", "limit=0", "limit=abc", "limit=" + "9" * 5000, "before=-1", "before=0"):
+        resp = await client.get(f"/console/api/audit?{query}", headers={"X-Console-Lang": "en"})
+        assert resp.status == 422, query
+        assert "from 1 to" in (await resp.json())["message"]
+    zh = await client.get("/console/api/audit?limit=500")
+    assert "1–200 之间的整数" in (await zh.json())["message"]
+
+
+async def test_audit_changes_are_readable_lines_in_the_page_language(make_client: MakeClient, app: App,
+                                                                     smtp_server: Callable[..., SmtpServer]) -> None:
+    server = smtp_server()
+    await add_mailbox(app, "a", server.port)
+    await app.mailboxes.set_rate("a", 30, TESTER)
+    client = await make_client()
+    zh = (await (await client.get("/console/api/audit")).json())["entries"]
+    en = (await (await client.get("/console/api/audit", headers={"X-Console-Lang": "en"})).json())["entries"]
+    assert (zh[0]["action"], zh[0]["action_text"], en[0]["action_text"]) == ("rate", "发送速率", "rate")
+    assert zh[0]["change_lines"] == [{"field": "rate_per_minute", "label": "每分钟发送上限", "value": "— → 30"}]
+    added = {line["field"]: (line["label"], line["value"]) for line in en[1]["change_lines"]}
+    assert added["port"] == ("Port", str(server.port)) and added["verified"] == ("Login verified", "no")
+
+
+async def test_api_errors_are_json_in_the_page_language(make_client: MakeClient) -> None:
+    client = await make_client()
+    headers = await csrf_headers(client)
+    cases = [("post", "/console/api/chat/admin", {"data": "not json"}, 400, "JSON"),
+             ("post", "/console/api/chat/admin", {"json": {"text": ""}}, 400, "admin"),
+             ("post", "/console/api/chat/nowhere", {"json": {"text": "hi"}}, 404, "nowhere"),
+             ("post", "/console/api/mailboxes/a/explode", {}, 404, "explode"),
+             ("post", "/console/api/outbox/x/retry", {}, 503, None)]
+    for method, path, body, status, mentions in cases:
+        for lang, script in (("zh", re.compile("[\u4e00-\u9fff]")), ("en", re.compile("^[ -~]+$"))):
+            resp = await getattr(client, method)(path, headers={**headers, "X-Console-Lang": lang}, **body)
+            message = (await resp.json())["message"]
+            assert resp.status == status and script.search(message), (path, lang, message)
+            assert mentions is None or mentions in message
+    denied = await client.post("/console/api/mailboxes/a/test", headers={"Origin": headers["Origin"]})
+    assert denied.status == 403 and "CSRF" in (await denied.json())["message"]
+    assert re.search("[\u4e00-\u9fff]", (await denied.json())["message"])
+
+
+async def test_stored_smtp_errors_are_said_in_the_page_language(make_client: MakeClient, app: App,
+                                                                smtp_server: Callable[..., SmtpServer]) -> None:
+    server = smtp_server(reject_all_logins=True, users={"bot@example.com": "other"})
+    await add_mailbox(app, "a", server.port)
+    with pytest.raises(SmtpError):
+        await app.mailboxes.test("a", TESTER)
+    relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=1 << 20)
+    record, _ = await relay.submit(MailRequest(to=["x@example.com"], subject="hello", text="hi"))
+    exc = RecipientRejected("550 5.1.1 no such user", provider_type="custom")
+    record.last_error, record.error_code = f"{exc.code}: {exc.message('en')}", exc.code  # as the worker stores it
+    await relay.outbox.failed(record)
+    client = await make_client(relay=relay)
+    for lang, login, recipient in (("zh", "登录被拒绝", "服务器拒绝了收件人地址"),
+                                   ("en", "Login rejected", "The server rejected a recipient address")):
+        boxes = (await (await client.get("/console/api/mailboxes", headers={"X-Console-Lang": lang})).json())["mailboxes"]
+        check = boxes[0]["last_check"]
+        assert check["code"] == "auth_rejected" and check["message"].startswith(login)
+        assert boxes[0]["type_name"] == {"zh": "自定义 SMTP", "en": "Custom SMTP"}[lang]
+        mail = (await (await client.get(f"/console/api/outbox?lang={lang}")).json())["mails"][0]
+        assert mail["error_code"] == "recipient_rejected" and mail["error"].startswith(recipient)
+        assert mail["error"].endswith("550 5.1.1 no such user") and mail["last_error"] == record.last_error
+
+
+async def test_favicon_is_served(make_client: MakeClient) -> None:
+    client = await make_client()
+    index = await (await client.get("/console/")).text()
+    href = re.search(r'<link rel="icon" href="([^"]+)"', index)
+    assert href is not None
+    icon = await client.get(f"/console/{href.group(1)}")
+    root = await client.get("/favicon.ico")
+    for resp in (icon, root):
+        assert resp.status == 200 and resp.content_type == "image/svg+xml"
+        assert (await resp.text()).startswith("<svg")

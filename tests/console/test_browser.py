@@ -6,6 +6,7 @@ running, real aiosmtpd sinks. Screenshots of every step go to artifacts/console/
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,13 +15,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Locator, Page, async_playwright, expect
 
 from bot.adapters.http import make_app
 from bot.app import App, open_app
+from bot.audit import Actor
 from bot.chat.router import Router
 from bot.console.access import Access
 from bot.console.app import Services, build_console, mount
+from bot.errors import SmtpError
 from bot.relay.alerts import LoggingSink
 from bot.relay.service import relay_service
 from bot.relay.worker import Worker
@@ -99,6 +102,41 @@ async def open_console(page: Page, served: Served) -> None:
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
+DESKTOP = {"width": 1280, "height": 800}
+GREEN, RED, WHITE = (0x1A, 0x7F, 0x37), (0xD9, 0x2D, 0x20), (0xFF, 0xFF, 0xFF)
+
+
+async def share_of(page: Page, locator: Locator, rgb: tuple[int, int, int]) -> float:
+    """Share of the element's screenshot pixels near colour `rgb`: what the user sees, whatever the fonts."""
+    png = base64.b64encode(await locator.screenshot()).decode()
+    return float(await page.evaluate("""async ([png, [r, g, b]]) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${png}`;
+      await img.decode();
+      const canvas = new OffscreenCanvas(img.width, img.height);
+      const ctx = canvas.getContext("2d");
+      ctx.drawImage(img, 0, 0);
+      const px = ctx.getImageData(0, 0, img.width, img.height).data;
+      let near = 0;
+      for (let i = 0; i < px.length; i += 4) near += Math.abs(px[i] - r) + Math.abs(px[i + 1] - g) + Math.abs(px[i + 2] - b) < 60;
+      return near / (px.length / 4);
+    }""", [png, list(rgb)]))
+
+
+async def text_lines(locator: Locator) -> int:
+    """How many lines the element's text takes (distinct tops of its line boxes)."""
+    return int(await locator.evaluate("""(node) => {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+    }"""))
+
+
+async def fits(locator: Locator) -> bool:
+    """The element's content fits its box: nothing is cut off or pushes a horizontal scrollbar."""
+    return bool(await locator.evaluate("(node) => node.scrollWidth <= node.clientWidth + 1"))
+
+
 async def test_guide_and_registration_by_chat(served: Served, page: Page,
                                               smtp_server: Callable[..., SmtpServer]) -> None:
     server = smtp_server(users={"bot@example.com": "app-pass-123"})
@@ -124,7 +162,7 @@ async def test_guide_and_registration_by_chat(served: Served, page: Page,
     await page.click("button.tab[data-view=mailboxes]")
     row = page.locator("#mb-table tr[data-name=approvals]")
     await expect(row).to_contain_text("bot@example.com")
-    await expect(row).to_contain_text("✅")
+    await expect(row.locator("td.check .mark.ok")).to_be_visible()
     await shot(page, "04-mailboxes-list")
     await row.get_by_role("button", name="Delete").or_(row.get_by_role("button", name="删除")).click()
     await row.get_by_role("button", name=re.compile("Confirm delete|确认删除")).press("Enter")
@@ -161,9 +199,17 @@ async def test_outbox_live_sent_and_retry_of_a_failed_mail(served: Served, page:
     failed_row = page.locator(f"#ob-table tr[data-id='{failed_id}']")
     await expect(failed_row).to_have_attribute("data-status", "failed")
     await expect(failed_row).to_contain_text("550")
+    await expect(failed_row.locator(".status-failed")).to_have_text("failed")
     await shot(page, "06-outbox-sent-and-failed")
-    await failed_row.get_by_role("button", name="Retry").click()
+    await page.click("#lang")  # the Chinese view says status and error in Chinese; the reply stays as sent
+    await expect(failed_row.locator(".status-failed")).to_have_text("发送失败")
+    await expect(page.locator(f"#ob-table tr[data-id='{sent_id}'] .status-sent")).to_have_text("已发送")
+    await expect(failed_row.locator("td.error-text")).to_contain_text("服务器回复：550 5.1.1 mailbox unavailable")
+    await expect(failed_row.locator("td.error-text")).not_to_contain_text("Server reply")
+    await shot(page, "06b-outbox-failed-zh")
+    await failed_row.get_by_role("button", name="重试").click()
     await expect(failed_row).to_have_attribute("data-status", "sent")
+    await expect(failed_row.locator(".status-sent")).to_have_text("已发送")
     await shot(page, "07-outbox-retried-sent")
     assert len(good.messages) == 1 and len(flaky.messages) == 1
 
@@ -197,3 +243,96 @@ async def test_register_through_the_card_form(served: Served, page: Page,
     await page.click("button.tab[data-view=mailboxes]")
     await expect(page.locator("#mb-table tr[data-name=cardbox]")).to_contain_text("bot@example.com")
     await shot(page, "11-card-mailbox-listed")
+
+
+async def test_mailbox_table_at_desktop_width_in_both_languages(served: Served, page: Page,
+                                                                  smtp_server: Callable[..., SmtpServer]) -> None:
+    """No "null" in the default's actions, short cells on one line, marks drawn, errors in the page's language."""
+    await add_mailbox(served.app, "approvals-and-notifications", smtp_server())
+    await add_mailbox(served.app, "rejecting", smtp_server(reject_all_logins=True, users={"bot@example.com": "x"}))
+    tester = Actor(id="tester", source="test")
+    await served.app.mailboxes.test("approvals-and-notifications", tester)
+    with pytest.raises(SmtpError):
+        await served.app.mailboxes.test("rejecting", tester)
+    await page.set_viewport_size(DESKTOP)
+    await open_console(page, served)
+    await page.click("button.tab[data-view=mailboxes]")
+    default = page.locator("#mb-table tr[data-name=approvals-and-notifications]")
+    failing = page.locator("#mb-table tr[data-name=rejecting]")
+    await expect(default.locator("td.actions")).to_have_text(re.compile("测试"))
+    await expect(default.locator("td.actions")).not_to_contain_text("null")
+    await expect(failing.locator("td.check")).to_contain_text("登录被拒绝")
+    await expect(failing.locator("td.check")).not_to_contain_text("auth_rejected")
+    for row in (default, failing):
+        for cell in ("td.state", "td[data-type]", "td.check div.nowrap"):
+            assert await text_lines(row.locator(cell)) == 1, cell
+        assert await fits(row.locator("td.actions"))
+    assert await share_of(page, default.locator("td.check .mark.ok"), GREEN) > 0.4
+    assert await share_of(page, default.locator("td.check .mark.ok"), WHITE) > 0.05  # the tick
+    assert await share_of(page, failing.locator("td.check .mark.bad"), RED) > 0.4
+    await expect(page.locator("#mb-table")).not_to_contain_text("✅")
+    await shot(page, "12-mailboxes-desktop-zh")
+
+    await page.click("#lang")
+    await expect(default.locator("td.state")).to_have_text("enabled")
+    await expect(failing.locator("td.check")).to_contain_text("Login rejected")
+    assert await text_lines(failing.locator("td.check div.nowrap")) == 1
+    await shot(page, "13-mailboxes-desktop-en")
+
+
+async def test_chat_status_emoji_are_drawn_marks(served: Served, page: Page,
+                                                 smtp_server: Callable[..., SmtpServer]) -> None:
+    await add_mailbox(served.app, "good", smtp_server())
+    await add_mailbox(served.app, "bad", smtp_server(reject_all_logins=True, users={"bot@example.com": "x"}))
+    await open_console(page, served)
+    await say(page, "测试邮箱 good")
+    ok = page.locator("#transcript .msg.bot .mark.ok")
+    await expect(ok).to_be_visible()
+    await say(page, "测试邮箱 bad")
+    bad = page.locator("#transcript .msg.bot .card-title .mark.bad")
+    await expect(bad).to_be_visible()
+    assert await share_of(page, ok, GREEN) > 0.4 and await share_of(page, bad, RED) > 0.4
+    assert not re.search("[✅❌]", await page.locator("#transcript").inner_text())
+    await shot(page, "14-chat-marks")
+
+
+async def test_audit_pages_and_shows_changes_as_lines(served: Served, page: Page,
+                                                      smtp_server: Callable[..., SmtpServer]) -> None:
+    await add_mailbox(served.app, "ops", smtp_server())
+    tester = Actor(id="tester", name="a tester with a long display name", source="test")
+    for i in range(1, 61):
+        await served.app.mailboxes.set_rate("ops", i, tester)
+    await served.app.mailboxes.edit("ops", {"host": "smtp." + "very-long-subdomain." * 4 + "example.com"}, None, tester,
+                                    verify=False)  # 62 entries: add, 60 rate changes, this edit
+    await open_console(page, served)
+    await page.click("button.tab[data-view=audit]")
+    rows = page.locator("#au-table tbody tr")
+    await expect(rows).to_have_count(20)  # a phone's page
+    edit = rows.first.locator("td.changes-cell li")
+    await expect(edit).to_have_text(re.compile("SMTP 服务器: 127.0.0.1 → smtp.very-long-subdomain"))
+    await expect(rows.nth(1).locator("td.changes-cell")).to_have_text("每分钟发送上限: 59 → 60")
+    await expect(rows.nth(1).locator("td.action")).to_have_text("发送速率")
+    assert await fits(page.locator("#au-table").locator("..")) and await fits(page.locator("html"))
+    await expect(page.locator("#au-prev")).to_be_disabled()
+    await expect(page.locator("#au-page")).to_have_text("第 1 页")
+    assert await page.evaluate("document.documentElement.scrollHeight") < 3000
+    await shot(page, "15-audit-phone-page-1")
+    await page.click("#au-next")
+    await expect(page.locator("#au-page")).to_have_text("第 2 页")
+    await expect(rows.first.locator("td.changes-cell")).to_have_text("每分钟发送上限: 40 → 41")
+    await page.click("#au-prev")
+    await expect(page.locator("#au-page")).to_have_text("第 1 页")
+    await expect(edit).to_have_text(re.compile("127.0.0.1 →"))
+
+    await page.set_viewport_size(DESKTOP)
+    await page.click("#lang")
+    await expect(edit).to_have_text(re.compile("^SMTP host: 127.0.0.1 →"))
+    await expect(rows).to_have_count(50)
+    assert await fits(page.locator("#au-table").locator("..")) and await fits(page.locator("html"))
+    assert await text_lines(rows.first.locator("td.action")) == 1
+    await shot(page, "16-audit-desktop-en")
+    await page.click("#au-next")
+    await expect(page.locator("#au-page")).to_have_text("Page 2")
+    await expect(rows).to_have_count(12)
+    await expect(rows.last.locator("td.action")).to_have_text("add")
+    await expect(page.locator("#au-next")).to_be_disabled()

@@ -13,7 +13,10 @@ const I18N = {
     cancel: "取消", retry: "重试", enabled: "已启用", disabled: "已停用", default: "默认", never: "未检查",
     ok: "成功", failed: "失败", relay_off: "中继未运行：发送记录不可用。", no_mailboxes: "还没有邮箱。",
     no_mail: "还没有邮件。", live: "实时更新中", confirm_q: "确定删除“{name}”？", deleted: "已删除 {name}",
-    test_ok: "{name} 登录成功", error: "出错了", you: "你"},
+    test_ok: "{name} 登录成功", error: "出错了", you: "你", prev: "上一页", next: "下一页", page: "第 {n} 页",
+    no_audit: "还没有审计记录。", network_error: "无法连接到 mailbot，请检查它是否在运行。",
+    http_error: "服务器返回 HTTP {status}", status_queued: "排队中", status_sending: "发送中",
+    status_retrying: "等待重试", status_sent: "已发送", status_failed: "发送失败"},
   en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
     conv_admin: "Single chat · admin", conv_member: "Single chat · member", conv_group: "Group chat",
     speak_as: "Speak as", admin: "admin", member: "member", message: "Message", message_ph: "Type a message, e.g. help",
@@ -25,13 +28,19 @@ const I18N = {
     cancel: "Cancel", retry: "Retry", enabled: "enabled", disabled: "disabled", default: "default", never: "not checked",
     ok: "ok", failed: "failed", relay_off: "relay not running: the outbox is not available.",
     no_mailboxes: "No mailboxes yet.", no_mail: "No mail yet.", live: "live", confirm_q: "Delete '{name}'?",
-    deleted: "Deleted {name}", test_ok: "{name}: login works", error: "Error", you: "you"},
+    deleted: "Deleted {name}", test_ok: "{name}: login works", error: "Error", you: "you", prev: "Previous",
+    next: "Next", page: "Page {n}", no_audit: "No audit entries yet.",
+    network_error: "Cannot reach mailbot: check that it is running.", http_error: "The server answered HTTP {status}",
+    status_queued: "queued", status_sending: "sending", status_retrying: "retrying", status_sent: "sent",
+    status_failed: "failed"},
 };
 
 const state = {csrf: "", personas: {}, lang: localStorage.getItem("mailbot.lang") || "zh",
-  view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null};
+  view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null,
+  audit: {cursors: [null], next: null}};  // audit paging: the `before` cursor of each page shown so far
 const $ = (sel, root = document) => root.querySelector(sel);
 const t = (key, vars = {}) => (I18N[state.lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+const when = (iso) => new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB");
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -47,11 +56,16 @@ function el(tag, attrs = {}, ...children) {
 async function api(method, path, body) {
   const headers = {"X-Console-Lang": state.lang};
   if (method !== "GET") Object.assign(headers, {"Content-Type": "application/json", "X-CSRF-Token": state.csrf});
-  const response = await fetch(path, {method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body)});
+  let response;
+  try {
+    response = await fetch(path, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)});
+  } catch { throw new Error(t("network_error")); }  // the browser's own text would be English
   if (response.status === 401) { location.href = "login"; throw new Error("login"); }
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), {status: response.status});
+  if (!response.ok) {
+    throw Object.assign(new Error(data.message || t("http_error", {status: response.status})), {status: response.status});
+  }
   return data;
 }
 
@@ -160,12 +174,20 @@ function onCardSubmit(event) {
   cardAction(card, form.dataset.action, params);
 }
 
+// A status mark drawn by the stylesheet (no emoji font needed), then its word.
+function marked(ok) {
+  return el("span", {class: "nowrap"}, el("span", {class: `mark ${ok ? "ok" : "bad"}`, "aria-hidden": "true"}),
+    ` ${t(ok ? "ok" : "failed")}`);
+}
+
 // ---- mailboxes --------------------------------------------------------------------------
 
-function checkText(check) {
-  if (!check) return t("never");
-  const when = new Date(check.at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB");
-  return `${check.ok ? "✅ " + t("ok") : "❌ " + (check.code || t("failed"))} · ${when}`;
+function checkCell(check) {
+  if (!check) return el("td", {class: "check", text: t("never")});
+  const line = el("div", {class: "nowrap"}, marked(check.ok), ` · ${when(check.at)}`);
+  const detail = check.ok ? null : el("div", {class: "detail", "data-code": check.code || "",
+    text: (check.message || check.code || "").split("\n")[0]});
+  return el("td", {class: "check", "data-ok": String(check.ok), title: check.message || ""}, el("div", {}, line, detail));
 }
 
 function mailboxActions(m, cell) {
@@ -189,12 +211,13 @@ function mailboxActions(m, cell) {
     cell.replaceChildren(el("span", {class: "confirm", text: t("confirm_q", {name: m.name})}), confirm, cancel);
     confirm.focus();
   };
-  cell.replaceChildren(
+  cell.replaceChildren(...[
     el("button", {type: "button", class: "btn", text: t("test"), onclick: act("test")}),
     el("button", {type: "button", class: "btn", text: t(m.enabled ? "disable" : "enable"),
       onclick: act(m.enabled ? "disable" : "enable")}),
     m.default ? null : el("button", {type: "button", class: "btn", text: t("make_default"), onclick: act("default")}),
-    el("button", {type: "button", class: "btn danger", text: t("delete"), onclick: askDelete}));
+    el("button", {type: "button", class: "btn danger", text: t("delete"), onclick: askDelete}),
+  ].filter(Boolean));  // replaceChildren(null) would show the text "null"
 }
 
 async function loadMailboxes() {
@@ -204,9 +227,9 @@ async function loadMailboxes() {
     mailboxActions(m, actions);
     return el("tr", {"data-name": m.name},
       el("td", {}, el("strong", {text: m.name}), m.default ? el("span", {class: "badge", text: t("default")}) : null),
-      el("td", {text: m.type}), el("td", {text: m.account}),
-      el("td", {text: t(m.enabled ? "enabled" : "disabled")}),
-      el("td", {text: checkText(m.last_check), title: m.last_check?.reason || ""}), actions);
+      el("td", {class: "nowrap", "data-type": m.type, text: m.type_name}), el("td", {class: "account", text: m.account}),
+      el("td", {class: "nowrap state", "data-enabled": String(m.enabled), text: t(m.enabled ? "enabled" : "disabled")}),
+      checkCell(m.last_check), actions);
   });
   $("#mb-table tbody").replaceChildren(...rows);
   labelCells("#mb-table");
@@ -226,10 +249,11 @@ function labelCells(selector) {
 function showOutbox(data) {
   $("#ob-status").textContent = data.running ? (data.mails.length ? t("live") : t("no_mail")) : t("relay_off");
   const rows = data.mails.map((m) => el("tr", {"data-id": m.id, "data-status": m.status},
-    el("td", {text: new Date(m.created_at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")}),
+    el("td", {class: "nowrap", text: when(m.created_at)}),
     el("td", {text: m.mailbox}), el("td", {text: m.to.join(", ")}), el("td", {text: m.subject}),
-    el("td", {}, el("span", {class: `status-${m.status}`, text: m.status})),
-    el("td", {text: String(m.attempts)}), el("td", {text: m.last_error || ""}),
+    el("td", {class: "nowrap"}, el("span", {class: `status-${m.status}`, text: t(`status_${m.status}`)})),
+    el("td", {class: "nowrap", text: String(m.attempts)}),
+    el("td", {class: "error-text", "data-code": m.error_code || "", text: m.error || ""}),
     el("td", {class: "actions"}, m.status === "failed" ? el("button", {type: "button", class: "btn", text: t("retry"),
       onclick: async () => {
         try { await api("POST", `api/outbox/${encodeURIComponent(m.id)}/retry`); }
@@ -242,7 +266,7 @@ function showOutbox(data) {
 function watchOutbox(on) {
   if (state.events) { state.events.close(); state.events = null; }
   if (!on) return;
-  state.events = new EventSource("api/outbox/events");
+  state.events = new EventSource(`api/outbox/events?lang=${state.lang}`);  // errors in the page's language
   state.events.addEventListener("outbox", (e) => {
     const data = JSON.parse(e.data);
     showOutbox(data);
@@ -252,14 +276,41 @@ function watchOutbox(on) {
 
 // ---- audit ------------------------------------------------------------------------------
 
+// A phone shows fewer entries a page: each one takes several lines there.
+const auditPageSize = () => (matchMedia("(max-width: 600px)").matches ? 20 : 50);
+
+// One line per changed field ("端口: 25 → 465"), as the server words it.
+function changesList(lines) {
+  return el("ul", {class: "changes"}, ...lines.map((line) => el("li", {"data-field": line.field},
+    el("span", {class: "field", text: `${line.label}: `}), line.value)));
+}
+
 async function loadAudit() {
-  const {entries} = await api("GET", "api/audit");
-  $("#au-table tbody").replaceChildren(...entries.map((e) => el("tr", {},
-    el("td", {text: new Date(e.at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")}),
-    el("td", {text: e.actor}), el("td", {text: e.action}), el("td", {text: e.target}),
-    el("td", {text: e.ok ? t("ok") : t("failed")}),
-    el("td", {}, el("code", {text: JSON.stringify(e.changes)})))));
+  const before = state.audit.cursors.at(-1);
+  const query = new URLSearchParams({limit: String(auditPageSize()), ...(before ? {before: String(before)} : {})});
+  const data = await api("GET", `api/audit?${query}`);
+  state.audit.next = data.next;
+  $("#au-table tbody").replaceChildren(...data.entries.map((e) => el("tr", {},
+    el("td", {class: "at nowrap", text: when(e.at)}),
+    el("td", {class: "actor", text: e.actor}),
+    el("td", {class: "action nowrap", "data-action": e.action, text: e.action_text}),
+    el("td", {class: "target", text: e.target}),
+    el("td", {class: "result nowrap", "data-ok": String(e.ok)}, marked(e.ok)),
+    el("td", {class: "changes-cell"}, changesList(e.change_lines)))));
   labelCells("#au-table");
+  const first = state.audit.cursors.length === 1;
+  $("#au-status").textContent = data.entries.length || !first ? "" : t("no_audit");
+  $("#au-prev").disabled = first;
+  $("#au-next").disabled = !data.next;
+  $("#au-page").textContent = t("page", {n: state.audit.cursors.length});
+}
+
+async function turnAuditPage(step) {
+  if (step > 0 && state.audit.next) state.audit.cursors.push(state.audit.next);
+  if (step < 0 && state.audit.cursors.length > 1) state.audit.cursors.pop();
+  if (step === 0) state.audit.cursors = [null];  // refresh: back to the newest entries
+  try { await loadAudit(); } catch (err) { $("#au-status").textContent = `${t("error")}: ${err.message}`; }
+  if (step) $("#au-table").scrollIntoView({block: "start"});
 }
 
 // ---- views ------------------------------------------------------------------------------
@@ -291,7 +342,9 @@ async function main() {
   $("#transcript").addEventListener("click", onCardClick);
   $("#transcript").addEventListener("submit", onCardSubmit);
   $("#mb-refresh").addEventListener("click", loadMailboxes);
-  $("#au-refresh").addEventListener("click", loadAudit);
+  $("#au-refresh").addEventListener("click", () => turnAuditPage(0));
+  $("#au-prev").addEventListener("click", () => turnAuditPage(-1));
+  $("#au-next").addEventListener("click", () => turnAuditPage(1));
   applyLang();
   await loadChat();
   document.body.dataset.ready = "true";
