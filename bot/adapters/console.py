@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.chat.cards import CallbackResult
+from bot.chat.router import MAX_MESSAGE_CHARS
 from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.console.markdown import text_to_html, to_html
 from bot.console.render import render_card
@@ -85,8 +86,9 @@ class ConsoleChat:
         secret = persona in state.expects_secret
         state.expects_secret.discard(persona)
         group = conversation == GROUP
+        shown = text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"  # the router refuses it
         out = [self._add(conversation, {"from": "user", "persona": persona, "kind": "text", "secret": secret,
-                                        "html": MASK if secret else text_to_html(text)})]
+                                        "html": MASK if secret else text_to_html(shown)})]
         msg = IncomingMessage(
             text=text, sender_id=who.staff_id, sender_staff_id=who.staff_id, sender_nick=who.nick,
             is_admin=who.is_admin, conversation_id=f"console-{'group' if group else 'single-' + persona}",

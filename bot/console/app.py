@@ -22,7 +22,7 @@ from bot.chat.router import Router
 from bot.console import access as acc
 from bot.console import present
 from bot.console.outbox import snapshot, stream
-from bot.errors import Conflict, FieldError, InvalidInput, MailbotError, NotFound, SmtpError
+from bot.errors import Conflict, FieldError, InvalidInput, MailbotError, NotFound, SmtpError, TooLarge
 from bot.i18n import Text
 from bot.relay.service import RelayService
 
@@ -39,7 +39,7 @@ class RelayOff(MailbotError):
 
 
 STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = (
-    (NotFound, 404), (Conflict, 409), (InvalidInput, 422), (RelayOff, 503))
+    (NotFound, 404), (Conflict, 409), (InvalidInput, 422), (RelayOff, 503), (TooLarge, 413))
 LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>mailbot console · login</title>
 <link rel="icon" href="static/favicon.svg" type="image/svg+xml">
@@ -75,8 +75,14 @@ async def errors_as_json(request: web.Request, handler: acc.Handler) -> web.Stre
 NOT_JSON = Text(zh="请求体必须是 JSON 对象。", en="The body must be a JSON object.")
 
 
+MAX_BODY_BYTES = 64 * 1024  # a chat line or a card callback; the relay's mail-sized limit is not the console's
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     """Errors are MailbotErrors so the page gets them as JSON in its language (errors_as_json)."""
+    if request.content_length is None or request.content_length > MAX_BODY_BYTES:
+        raise TooLarge(Text(zh=f"请求体太大（上限 {MAX_BODY_BYTES // 1024} KB）。",
+                            en=f"The request body is too large (at most {MAX_BODY_BYTES // 1024} KB)."))
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):

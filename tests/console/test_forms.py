@@ -55,3 +55,16 @@ async def test_a_newer_form_replaces_the_older_one(make_client: MakeClient, app:
     assert await app.mailboxes.list() == []
     await _submit(client, new["card_id"], server.port, "b")
     assert [m.name for m in await app.mailboxes.list()] == ["b"]
+
+
+async def test_console_chat_bounds_the_line_and_the_body(make_client: MakeClient) -> None:
+    """An over-long line is shown cut and answered 'too long'; a body past 64 KB is a 413 before any parsing."""
+    from bot.chat.router import MAX_MESSAGE_CHARS
+
+    client = await make_client()
+    entries = await _say(client, "名" * (MAX_MESSAGE_CHARS + 1))
+    assert entries[0]["html"].endswith("…") and len(entries[0]["html"]) < MAX_MESSAGE_CHARS + 50
+    assert "消息太长" in entries[1]["html"]
+    resp = await client.post("/console/api/chat/admin", json={"text": "名" * 40_000},
+                             headers=await csrf_headers(client))
+    assert resp.status == 413 and "64 KB" in (await resp.json())["message"]
