@@ -27,6 +27,7 @@ SESSION_TTL_S = 12 * 3600.0
 MAX_SESSIONS = 1000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/login"})  # reachable without a session (relative to the console's root)
+OPEN_PREFIX = "/static/"  # the login page's stylesheet and icon; nothing in there is private
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -143,7 +144,7 @@ def middleware(access: Access, prefix: str) -> Callable[[web.Request, Handler], 
         if request.method not in SAFE_METHODS and not same_origin(request):
             return _deny(request, prefix, 403, CROSS_ORIGIN)
         path = request.path.removeprefix(prefix) or "/"
-        if path in OPEN_PATHS:
+        if path in OPEN_PATHS or (path.startswith(OPEN_PREFIX) and request.method in SAFE_METHODS):
             return await handler(request)
         session = access.session(request)
         new_sid = None

@@ -30,7 +30,7 @@ ACTIONS: dict[str, Text] = {
 CHANGE_LABELS: dict[str, Text] = {
     **FIELD_LABELS, "enabled": Text(zh="启用", en="Enabled"), "verified": Text(zh="登录已验证", en="Login verified"),
     "was_default": Text(zh="原为默认", en="Was default"), "previous": Text(zh="原默认邮箱", en="Previous default"),
-    "ok": Text(zh="成功", en="OK"), "to": Text(zh="收件人", en="To"), "reason": Text(zh="原因", en="Reason"),
+    "to": Text(zh="收件人", en="To"), "reason": Text(zh="原因", en="Reason"),
     "mailboxes": Text(zh="邮箱", en="Mailboxes"), "message_id": Text(zh="Message-ID", en="Message-ID"),
 }
 PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate"})  # their changes are {field: [old, new]}
@@ -67,7 +67,9 @@ def mail(record: MailRecord, provider_type: str | None, lang: str) -> dict[str, 
             "error": error_text(record.error_code, record.last_error, provider_type, lang)}
 
 
-def _value(value: Any, lang: str) -> str:
+def _value(value: Any, lang: str, key: str = "") -> str:
+    if key == "type" and isinstance(value, str) and value in CATALOG:
+        return CATALOG[value].name(lang)
     if isinstance(value, bool):
         return (_YES if value else _NO)(lang)
     if value is None or value == "" or value == []:
@@ -75,21 +77,24 @@ def _value(value: Any, lang: str) -> str:
     if value == "(changed)":  # how the audit log scrubs a secret
         return _CHANGED(lang)
     if isinstance(value, list):
-        return ", ".join(_value(v, lang) for v in value)
+        return ", ".join(_value(v, lang, key) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
 def audit_entry(entry: AuditEntry, lang: str) -> dict[str, Any]:
-    """The entry as stored, plus the action's name and one `{label, value}` line per change."""
+    """The entry as stored, plus the action's name and one `{label, value}` line per change
+    (none for an empty value, nor for `ok`, which the result column shows)."""
     lines = []
     for key, value in entry.changes.items():
         label = CHANGE_LABELS.get(key)
         if entry.action in PAIR_ACTIONS and isinstance(value, list) and len(value) == 2:
-            text = f"{_value(value[0], lang)} → {_value(value[1], lang)}"
+            text = f"{_value(value[0], lang, key)} → {_value(value[1], lang, key)}"
+        elif value is None or key == "ok":
+            continue
         else:
-            text = _value(value, lang)
+            text = _value(value, lang, key)
         lines.append({"field": key, "label": label(lang) if label else key, "value": text})
     action = ACTIONS.get(entry.action)
     return {**entry.model_dump(mode="json"), "action_text": action(lang) if action else entry.action,

@@ -175,13 +175,16 @@ async def test_audit_changes_are_readable_lines_in_the_page_language(make_client
     server = smtp_server()
     await add_mailbox(app, "a", server.port)
     await app.mailboxes.set_rate("a", 30, TESTER)
+    await app.mailboxes.test("a", TESTER)
     client = await make_client()
     zh = (await (await client.get("/console/api/audit")).json())["entries"]
     en = (await (await client.get("/console/api/audit", headers={"X-Console-Lang": "en"})).json())["entries"]
-    assert (zh[0]["action"], zh[0]["action_text"], en[0]["action_text"]) == ("rate", "发送速率", "rate")
-    assert zh[0]["change_lines"] == [{"field": "rate_per_minute", "label": "每分钟发送上限", "value": "— → 30"}]
-    added = {line["field"]: (line["label"], line["value"]) for line in en[1]["change_lines"]}
+    assert zh[0]["action_text"] == "测试登录" and zh[0]["change_lines"] == []  # nothing but empty values and ok
+    assert (zh[1]["action"], zh[1]["action_text"], en[1]["action_text"]) == ("rate", "发送速率", "rate")
+    assert zh[1]["change_lines"] == [{"field": "rate_per_minute", "label": "每分钟发送上限", "value": "— → 30"}]
+    added = {line["field"]: (line["label"], line["value"]) for line in en[2]["change_lines"]}
     assert added["port"] == ("Port", str(server.port)) and added["verified"] == ("Login verified", "no")
+    assert added["type"] == ("Type", "Custom SMTP")
 
 
 async def test_api_errors_are_json_in_the_page_language(make_client: MakeClient) -> None:
@@ -226,13 +229,16 @@ async def test_stored_smtp_errors_are_said_in_the_page_language(make_client: Mak
         assert mail["error"].endswith("550 5.1.1 no such user") and mail["last_error"] == record.last_error
 
 
-async def test_favicon_is_served(make_client: MakeClient) -> None:
+async def test_favicon_is_served_also_before_login(make_client: MakeClient) -> None:
     client = await make_client()
     index = await (await client.get("/console/")).text()
     href = re.search(r'<link rel="icon" href="([^"]+)"', index)
     assert href is not None
-    icon = await client.get(f"/console/{href.group(1)}")
-    root = await client.get("/favicon.ico")
-    for resp in (icon, root):
+    locked = await make_client(token="a-long-console-token")
+    login = await (await locked.get("/console/login")).text()
+    assert href.group(0) in login
+    for resp in (await client.get(f"/console/{href.group(1)}"), await client.get("/favicon.ico"),
+                 await locked.get(f"/console/{href.group(1)}", allow_redirects=False)):
         assert resp.status == 200 and resp.content_type == "image/svg+xml"
         assert (await resp.text()).startswith("<svg")
+    assert (await locked.get("/console/static/app.css", allow_redirects=False)).status == 200  # a styled login page

@@ -227,7 +227,7 @@ async function loadMailboxes() {
     mailboxActions(m, actions);
     return el("tr", {"data-name": m.name},
       el("td", {}, el("strong", {text: m.name}), m.default ? el("span", {class: "badge", text: t("default")}) : null),
-      el("td", {class: "nowrap", "data-type": m.type, text: m.type_name}), el("td", {class: "account", text: m.account}),
+      el("td", {class: "nowrap", "data-type": m.type, text: m.type_name}), el("td", {class: "addr", text: m.account}),
       el("td", {class: "nowrap state", "data-enabled": String(m.enabled), text: t(m.enabled ? "enabled" : "disabled")}),
       checkCell(m.last_check), actions);
   });
@@ -250,7 +250,8 @@ function showOutbox(data) {
   $("#ob-status").textContent = data.running ? (data.mails.length ? t("live") : t("no_mail")) : t("relay_off");
   const rows = data.mails.map((m) => el("tr", {"data-id": m.id, "data-status": m.status},
     el("td", {class: "nowrap", text: when(m.created_at)}),
-    el("td", {text: m.mailbox}), el("td", {text: m.to.join(", ")}), el("td", {text: m.subject}),
+    el("td", {text: m.mailbox}), el("td", {class: "addr", text: m.to.join(", ")}),
+    el("td", {class: "subject", text: m.subject}),
     el("td", {class: "nowrap"}, el("span", {class: `status-${m.status}`, text: t(`status_${m.status}`)})),
     el("td", {class: "nowrap", text: String(m.attempts)}),
     el("td", {class: "error-text", "data-code": m.error_code || "", text: m.error || ""}),
