@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.errors import SecretKeyError
 from bot.i18n import Text
 from bot.storage import Storage
+from bot.storage.private import make_private_dir
 
 KEY_FILE = "secret.key"
 _CHECK_KEY = "key_check"
@@ -45,7 +46,7 @@ def _parse_keys(raw: str, source: str) -> list[bytes]:
 
 def write_key_file(path: Path, keys: list[bytes]) -> None:
     """Replace the key file atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

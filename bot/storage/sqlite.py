@@ -23,6 +23,7 @@ from typing import TypeVar
 from sqlitedict import SqliteDict
 
 from bot.storage.base import Document, Step, Storage, Table
+from bot.storage.private import make_private_dir, warn_if_exposed
 
 T = TypeVar("T")
 _DELETE = 'DELETE FROM "docs" WHERE key = ?'
@@ -41,6 +42,8 @@ def _encode(value: Document) -> str:
 class SqliteTable(Table):
     def __init__(self, path: Path) -> None:
         self._path = path
+        # Owner-only from the first byte: sqlite gives the -wal/-shm/-journal files the database file's mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = SqliteDict(
             str(path),
             tablename="docs",
@@ -156,17 +159,23 @@ def _sqlite_steps(steps: Sequence[Step]) -> list[tuple[SqliteTable, Mapping[str,
 
 
 class SqliteStorage(Storage):
-    """Tables live as `<data_dir>/<name>.sqlite`; the directory is created on first use."""
+    """Tables live as `<data_dir>/<name>.sqlite`; the directory is created on first use.
+
+    The data holds mail bodies and sealed passwords, so the directory is made 0700 and every file in
+    it 0600; an existing directory that others can read is reported once, when the storage opens.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self._tables: dict[str, SqliteTable] = {}
+        if self.data_dir.is_dir():
+            warn_if_exposed(self.data_dir)
 
     def table(self, name: str) -> Table:
         if not _NAME.match(name):
             raise ValueError(f"bad table name {name!r}")
         if name not in self._tables:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)
             self._tables[name] = SqliteTable(self.data_dir / f"{name}.sqlite")
         return self._tables[name]
 
