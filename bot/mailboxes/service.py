@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.audit import Actor, AuditLog
-from bot.errors import Conflict, FieldError, InvalidInput, NotFound, SmtpError
+from bot.errors import BasicAuthDisabled, Conflict, FieldError, InvalidInput, NotFound, SmtpError
 from bot.i18n import Text
 from bot.mailboxes.model import (
     LastCheck,
@@ -54,6 +54,15 @@ def _not_found(name: str) -> NotFound:
         Text(zh="用“邮箱列表”或 `mailbot mailbox list` 查看已有邮箱。",
              en="See the existing ones with 'list mailboxes' or `mailbot mailbox list`."),
     )
+
+
+def _password_refused(type_key: str) -> FieldError:
+    """The catalog knows this type refuses password SMTP login: say so before any login attempt (and
+    save nothing, even unverified: such a mailbox could never send). Stays until OAuth2 sign-in exists."""
+    refused = BasicAuthDisabled(provider_type=type_key)
+    assert refused.fix is not None
+    return FieldError(field="type", problem=Text(zh=refused.cause.zh + refused.fix.zh,
+                                                 en=f"{refused.cause.en} {refused.fix.en}"))
 
 
 class MailboxService:
@@ -106,6 +115,8 @@ class MailboxService:
             checked = check_secret(secret, resolved.type if resolved else "custom")
         except InvalidInput as exc:
             errors.extend(exc.errors)
+        if resolved is not None and get_provider(resolved.type).basic_auth_disabled:
+            errors.append(_password_refused(resolved.type))
         if errors:
             raise InvalidInput(errors)
         assert resolved is not None

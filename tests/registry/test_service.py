@@ -204,3 +204,14 @@ async def test_every_table_syncs_its_commits_to_disk(tmp_path: Path) -> None:
         await table.put("k", {"v": 1})
         assert table._db.conn.select_one("PRAGMA synchronous") == (2,)  # type: ignore[attr-defined]
     await storage.close()
+
+
+async def test_outlook_password_login_is_refused_before_any_attempt_for_every_front_end(app: App) -> None:
+    """The catalog says Outlook.com refuses password SMTP login: the service refuses it (CLI, chat, cards and
+    console all call it), naming cause and fix, without a login attempt and without saving, even unverified."""
+    for verify in (True, False):
+        with pytest.raises(e.InvalidInput) as refused:
+            await app.mailboxes.add({"name": "o", "account": "me@outlook.com"}, SecretStr(SECRET), ADMIN, verify=verify)
+        [error] = refused.value.errors
+        assert error.field == "type" and "OAuth2" in error.message("en") and "custom SMTP relay" in error.message("en")
+    assert await app.mailboxes.list() == [] and await app.audit.entries() == []  # no failed login was audited
