@@ -9,6 +9,7 @@ from bot.chat.cards import Cards
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import T, parse_pairs, unquote
 from bot.chat.wizard import Wizard, error_lines, summary
+from bot.display import shorten
 from bot.errors import MailbotError
 from bot.mailboxes.model import Mailbox
 from bot.relay.service import relay_service
@@ -124,7 +125,8 @@ class Commands:
         records = await relay_service(self.app).recent(limit=10)
         if not records:
             return [TextReply(T(zh="还没有经中继发送的邮件。", en="No mail has gone through the relay yet.")(lang))]
-        lines = [f"- `{r.id}` {STATUS_MARK.get(r.status, '')} {r.status} · {r.mailbox} → {', '.join(r.to)} · "
+        more = T(zh="另有 {n} 个", en="+{n} more")(lang)
+        lines = [f"- `{r.id}` {STATUS_MARK.get(r.status, '')} {r.status} · {r.mailbox} → {shorten(r.to, 60, more)} · "
                  f"{r.subject}" + (f" · {_reason(r.error_code, r.last_error)}" if r.last_error and r.status != "sent" else "")
                  for r in records]
         hint = T(zh="失败的邮件可发送“重试 ID”重新投递。", en="Send 'retry ID' to deliver a failed mail again.")(lang)
@@ -143,8 +145,13 @@ class Commands:
 
 
 def _reason(code: str | None, error: str, limit: int = 200) -> str:
-    """The class and what the server said; the cause and fix are one `重试`/guide away."""
+    """The class and what the server said; the cause and fix are one `重试`/guide away.
+
+    A stored error already starts with its code (`connect_failed: Cannot reach…`): it is named once.
+    """
     flat = " ".join(error.split())
+    if code and flat.startswith(f"{code}: "):
+        flat = flat[len(code) + 2:]
     said = flat.split("Server reply:", 1)[1].strip() if "Server reply:" in flat else flat
     said = said if len(said) <= limit else said[: limit - 1] + "…"
     return f"{code}: {said}" if code else said

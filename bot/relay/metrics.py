@@ -9,6 +9,9 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
 
 @dataclass
 class Metrics:
+    """Counters since start. `accepted` counts every mail this process takes on, whoever queued it
+    (the API here, `mailbot send`, an earlier run, a retry), so it is never below sent + failed."""
+
     accepted: int = 0
     sent: int = 0
     failed: int = 0
@@ -28,7 +31,8 @@ class Metrics:
             "# TYPE mailbot_mails_queued gauge",
             f"mailbot_mails_queued {queued}",
         ]
-        for name, value, help_ in (("accepted", self.accepted, "Mails accepted since start."),
+        for name, value, help_ in (("accepted", self.accepted, "Mails queued for delivery since start: accepted here, "
+                                    "found queued by `mailbot send` or an earlier run, or retried."),
                                    ("sent", self.sent, "Mails sent since start."),
                                    ("failed", self.failed, "Mails that failed for good since start."),
                                    ("retries", self.retries, "Temporary failures scheduled for retry.")):

@@ -58,6 +58,9 @@ class Outbox:
         # Safe because nothing else changes a pending mail (retry only applies to failed ones).
         self._cache: dict[str, tuple[MailRecord, Content]] = {}
         self._cache_bytes = 0
+        # Mails this process queued (new, or rescheduled after a failed attempt) and has not claimed yet.
+        # Any other mail the worker claims was queued elsewhere: see accepted_here.
+        self._local: set[str] = set()
 
     # ---- schedule (memory) ------------------------------------------------------------------
 
@@ -107,7 +110,12 @@ class Outbox:
 
     async def add(self, record: MailRecord, content: Content) -> None:
         """Durable when this returns (group-committed with concurrent enqueues)."""
-        await self._adds.submit((record, content))
+        self._local.add(record.id)  # before the commit: a rescan may see the mail before add() returns
+        try:
+            await self._adds.submit((record, content))
+        except BaseException:
+            self._local.discard(record.id)
+            raise
         if content_size(content) <= CACHE_ITEM_MAX and self._cache_bytes < CACHE_MAX:
             self._cache[record.id] = (record, content)
             self._cache_bytes += content_size(content)
@@ -162,6 +170,14 @@ class Outbox:
         self.inflight.add(mail_id)
         return record, Content.model_validate(raw)
 
+    def accepted_here(self, mail_id: str) -> bool:
+        """Whether this process queued the mail it just claimed; False for mail queued by another
+        process (`mailbot send`, `mailbot outbox retry`), left by an earlier run, or retried."""
+        if mail_id in self._local:
+            self._local.discard(mail_id)
+            return True
+        return False
+
     async def release(self, mail_id: str) -> None:
         """Give a routed or in-flight mail back untouched (shutdown): it is sent after restart."""
         self._routed.discard(mail_id)
@@ -193,6 +209,7 @@ class Outbox:
         await self.mails.put(record.id, record.model_dump(mode="json"))
         await self.queue.put(record.id, {"due": due, "at": time.time(), "mailbox": record.mailbox})
         self.inflight.discard(record.id)
+        self._local.add(record.id)
         self.schedule(record.id, due, record.mailbox)
 
     async def failed(self, record: MailRecord) -> None:

@@ -181,6 +181,8 @@ class Worker:
         if claimed is None:
             return
         record, content = claimed
+        if not self.outbox.accepted_here(mail_id):  # so accepted_total >= sent_total + failed_total
+            self.relay.metrics.accepted += 1
         finished = False
         try:
             mailbox = await self._mailbox(record.mailbox)
