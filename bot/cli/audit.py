@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from bot.app import open_app
-from bot.cli.common import print_json
+from bot.cli.common import human, print_json, table
 from bot.config import load_settings
 
 
@@ -22,7 +23,14 @@ async def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([e.model_dump(mode="json") for e in entries])
         return 0
-    for e in entries:
-        status = "" if e.ok else " FAILED"
-        print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor:<24} {e.action:<8} {e.target}{status} {e.changes or ''}")
+    rows = [[f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target + ("" if e.ok else " FAILED"),
+             _changes(e.changes)] for e in entries]
+    for line in table(rows):
+        print(line)
     return 0
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    """`field: old → new` for a change pair, `field: value` otherwise."""
+    return "; ".join(f"{k}: {human(v[0])} → {human(v[1])}" if isinstance(v, list) and len(v) == 2
+                     else f"{k}: {human(v)}" for k, v in changes.items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli.common import fail, print_json
+from bot.cli.common import cli_lang, fail, print_json, table
 from bot.guides import answer, list_guides
 from bot.guides.eval import DEFAULT_EVAL_SET, evaluate, load_items
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="list the mailbox types that have a guide")
     mode.add_argument("--eval", nargs="?", const=str(DEFAULT_EVAL_SET), metavar="PATH", type=str,
-                      help=f"score the matcher on a JSONL set (default {DEFAULT_EVAL_SET})")
+                      help="score the matcher on a JSONL set (default: tests/guides/eval_set.jsonl of the source tree)")
     parser.set_defaults(func=_run)
 
 
@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.eval is not None:
         return _run_eval(Path(args.eval), args.json)
     if args.list:
-        return _run_list(args.lang or "zh", args.json)
+        return _run_list(args.lang or cli_lang(), args.json)
     question = " ".join(args.question).strip()
     if not question:
         return fail("mailbot guide: a QUESTION is required (or --list / --eval)", 2)
@@ -50,15 +50,16 @@ def _run_list(lang: str, as_json: bool) -> int:
     if as_json:
         print_json([e.model_dump() for e in entries])
     else:
-        width = max(len(e.type) for e in entries)
-        for entry in entries:
-            print(f"{entry.type:<{width}}  {entry.name}  {entry.title}")
+        for line in table([[e.type, e.name, e.title] for e in entries]):
+            print(line)
     return 0
 
 
 def _run_eval(path: Path, as_json: bool) -> int:
     if not path.is_file():
-        return fail(f"mailbot guide: no eval set at {path}", 2)
+        hint = (" The labelled set ships with the source tree (tests/guides/eval_set.jsonl), not with an installed"
+                " package: pass its path." if path == DEFAULT_EVAL_SET else "")
+        return fail(f"mailbot guide: no eval set at {path}.{hint}", 2)
     report = evaluate(load_items(path))
     if as_json:
         print_json(report.model_dump())

@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.app import open_app
-from bot.cli.common import cli_actor, cli_lang, fail, print_json
+from bot.cli.common import cli_actor, cli_lang, fail, print_fields, print_json, table
 from bot.config import load_settings
 from bot.errors import SmtpError
+from bot.i18n import Text
 from bot.mailboxes import Mailbox
 from bot.providers import PROVIDER_TYPES, get_provider
 
@@ -89,8 +90,13 @@ def _server_changes(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in ("type", "host", "port", "security") if getattr(args, k) is not None}
 
 
-def _report_failure(exc: SmtpError, lang: str) -> int:
-    """Reason, fix and, when the provider has one, its short guide; nothing was saved."""
+NOT_SAVED = Text(zh="邮箱未保存。", en="The mailbox was not saved.")
+UNCHANGED = Text(zh="邮箱设置未改动；上次检查结果已记为失败。",
+                 en="The mailbox's settings are unchanged; its last check now shows this failure.")
+
+
+def _report_failure(exc: SmtpError, lang: str, outcome: Text) -> int:
+    """Reason, fix and, when the provider has one, its short guide; then what became of the mailbox."""
     lines = [exc.message(lang)]
     if exc.offers_guide and exc.provider_type and exc.provider_type != "custom":
         from bot.guides import short_guide
@@ -98,7 +104,7 @@ def _report_failure(exc: SmtpError, lang: str) -> int:
         lines.append("")
         lines.append("获取方法：" if lang == "zh" else "How to get it:")
         lines.extend(short_guide(exc.provider_type, lang))
-    lines.append("邮箱未保存。" if lang == "zh" else "The mailbox was not saved.")
+    lines.append(outcome(lang))
     return fail("\n".join(lines), 1)
 
 
@@ -122,7 +128,7 @@ async def _add(args: argparse.Namespace) -> int:
         try:
             result = await app.mailboxes.add(data, secret, cli_actor(), verify=not args.no_verify)
         except SmtpError as exc:
-            return _report_failure(exc, lang)
+            return _report_failure(exc, lang, NOT_SAVED)
     _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "保存" if lang == "zh" else "saved")
     return 0
 
@@ -135,15 +141,15 @@ async def _edit(args: argparse.Namespace) -> int:
         try:
             result = await app.mailboxes.edit(args.target, changes, secret, cli_actor(), verify=not args.no_verify)
         except SmtpError as exc:
-            return _report_failure(exc, lang)
+            return _report_failure(exc, lang, NOT_SAVED)
     _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "更新" if lang == "zh" else "updated")
     return 0
 
 
-def _row(m: Mailbox) -> str:
+def _row(m: Mailbox) -> list[str]:
     flags = [("default" if m.default else ""), ("" if m.enabled else "disabled")]
     check = "-" if m.last_check is None else ("ok" if m.last_check.ok else f"failed ({m.last_check.code})")
-    return f"{m.name:<20} {m.type:<18} {m.account:<32} {m.host}:{m.port} {m.security:<8} check={check} {' '.join(f for f in flags if f)}"
+    return [m.name, m.type, m.account, f"{m.host}:{m.port}", m.security, f"check={check}", " ".join(f for f in flags if f)]
 
 
 async def _list(args: argparse.Namespace) -> int:
@@ -154,9 +160,22 @@ async def _list(args: argparse.Namespace) -> int:
     elif not mailboxes:
         print("还没有邮箱。" if _lang(args) == "zh" else "No mailboxes yet.")
     else:
-        for m in mailboxes:
-            print(_row(m))
+        for line in table([_row(m) for m in mailboxes]):
+            print(line)
     return 0
+
+
+def _rate_text(m: Mailbox) -> str:
+    """Its own pacing, or the provider's marked as the default."""
+    return str(m.rate_per_minute or f"{get_provider(m.type).rate_limit.per_minute} (default)")
+
+
+def _last_check(m: Mailbox) -> str:
+    check = m.last_check
+    if check is None:
+        return "never"
+    result = "ok" if check.ok else f"failed ({check.code})"
+    return f"{result} at {check.at:%Y-%m-%d %H:%M:%S} UTC" + (f": {check.reason}" if check.reason else "")
 
 
 async def _show(args: argparse.Namespace) -> int:
@@ -165,8 +184,10 @@ async def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(mailbox.public())
     else:
-        for key, value in mailbox.public().items():
-            print(f"{key:<12} {value}")
+        fields = mailbox.model_dump(exclude={"secret_token"})
+        fields["rate_per_minute"] = _rate_text(mailbox)
+        fields["last_check"] = _last_check(mailbox)
+        print_fields(fields)
     return 0
 
 
@@ -178,7 +199,7 @@ async def _test(args: argparse.Namespace) -> int:
         except SmtpError as exc:
             if args.json:
                 print_json({"name": args.target, "ok": False, **exc.to_dict(lang)})
-            return _report_failure(exc, lang) if not args.json else 1
+            return _report_failure(exc, lang, UNCHANGED) if not args.json else 1
     if args.json:
         print_json({"name": mailbox.name, "ok": True, "sent_to": args.to})
     elif args.to:
@@ -211,10 +232,11 @@ async def _rate(args: argparse.Namespace) -> int:
     lang = _lang(args)
     value = None if args.per_minute == "default" else args.per_minute
     if value is not None and not value.isdigit():
-        return fail("PER_MINUTE must be a whole number or 'default'." if lang == "en" else "PER_MINUTE 须为整数或 default。", 2)
+        return fail("PER_MINUTE must be a positive whole number (at least 1) or 'default'." if lang == "en"
+                    else "PER_MINUTE 须为正整数（至少 1）或 default。", 2)
     async with open_app(load_settings()) as app:
         mailbox = await app.mailboxes.set_rate(args.target, int(value) if value else None, cli_actor())
-    shown = mailbox.rate_per_minute or f"{get_provider(mailbox.type).rate_limit.per_minute} (default)"
+    shown = _rate_text(mailbox)
     print(f"“{mailbox.name}”每分钟最多发 {shown} 封。" if lang == "zh" else f"'{mailbox.name}' sends at most {shown} mails a minute.")
     return 0
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 from bot.app import open_app
-from bot.cli.common import print_json
+from bot.cli.common import print_fields, print_json, table
 from bot.config import load_settings
+from bot.display import shorten
 from bot.relay.service import relay_service
 from bot.relay.models import STATUSES
+
+RECIPIENT_COLUMNS = 50  # a list of 100 recipients stays one readable line: "a@x.com, b@x.com +98 more"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,9 +37,10 @@ async def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([m.view() for m in mails])
     else:
-        for m in mails:
-            print(f"{m.id}  {m.status:<8} {m.mailbox:<12} {','.join(m.to):<30} {m.subject}"
-                  + (f"  [{m.error_code}]" if m.error_code else ""))
+        rows = [[m.id, m.status, m.mailbox, shorten(m.to, RECIPIENT_COLUMNS),
+                 m.subject + (f"  [{m.error_code}]" if m.error_code else "")] for m in mails]
+        for line in table(rows):
+            print(line)
     return 0
 
 
@@ -46,8 +50,7 @@ async def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(mail.view())
     else:
-        for key, value in mail.view().items():
-            print(f"{key:<11} {value}")
+        print_fields(mail.model_dump(include=set(mail.view())))
     return 0
 
 

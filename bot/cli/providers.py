@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import cli_lang, print_json
+from bot.cli.common import cli_lang, print_json, table
 from bot.providers import CATALOG
 
 
@@ -19,7 +19,8 @@ def _run(args: argparse.Namespace) -> int:
         print_json([p.model_dump(mode="json") for p in CATALOG.values()])
         return 0
     lang = cli_lang()
-    for p in CATALOG.values():
-        server = f"{p.host}:{p.port} {p.security}" if p.host else "(host/port/security required)"
-        print(f"{p.type:<20} {p.name(lang):<28} {server}")
+    rows = [[p.type, p.name(lang), f"{p.host}:{p.port} {p.security}" if p.host else "(host/port/security required)"]
+            for p in CATALOG.values()]
+    for line in table(rows):
+        print(line)
     return 0

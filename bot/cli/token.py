@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bot.app import open_app
-from bot.cli.common import cli_actor, print_json
+from bot.cli.common import cli_actor, human, print_json, table
 from bot.config import load_settings
 from bot.relay.tokens import TokenStore
 
@@ -45,8 +45,9 @@ async def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        for row in rows:
-            print(f"{row['name']:<24} {','.join(row['mailboxes']) or '(all mailboxes)':<30} {row['created_at']}")
+        for line in table([[r["name"], ", ".join(r["mailboxes"]) or "(all mailboxes)", human(r["created_at"])]
+                           for r in rows]):
+            print(line)
     return 0
 
 

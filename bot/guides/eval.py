@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from bot.guides.matcher import match
 
-DEFAULT_EVAL_SET = Path("tests/guides/eval_set.jsonl")
+# The labelled set lives with the tests of the source tree; found from the package, so any working directory works.
+DEFAULT_EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "guides" / "eval_set.jsonl"
 TARGET = 0.95
 
 

@@ -70,3 +70,12 @@ def test_eval_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
     assert run(["--eval", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] is True and report["positive_accuracy"] >= 0.95 and report["negative_accuracy"] >= 0.95
+
+
+def test_eval_without_the_source_tree_says_where_the_set_lives(capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(guide, "DEFAULT_EVAL_SET", tmp_path / "site-packages" / "eval_set.jsonl")  # an installed package
+    monkeypatch.chdir(tmp_path)
+    assert run(["--eval"]) == 2
+    err = capsys.readouterr().err
+    assert "ships with the source tree" in err and "pass its path" in err

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from bot.display import width
 from tests.support.smtpd import SmtpServer
 from tests.support.tls import LocalCA
 
@@ -24,9 +29,9 @@ def cli(tmp_path: Path, tls_ca: LocalCA) -> Callable[..., subprocess.CompletedPr
            "MAILBOT_SMTP_TIMEOUT_S": "3", "LANG": "C.UTF-8"}
     env.pop("MAILBOT_SECRET_KEY", None)
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: str = "", lang: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=30, cwd=tmp_path)
+                              env={**env, "LANG": lang}, timeout=30, cwd=tmp_path)
 
     return run
 
@@ -157,3 +162,149 @@ def test_a_bad_setting_names_its_variable_and_touches_nothing(tmp_path: Path) ->
     assert "MAILBOT_RELAY_KEEP_DAYS: " in done.stderr and "MAILBOT_HTTP_PORT: " in done.stderr
     assert "a month" not in done.stderr  # values are never echoed: some settings are secrets
     assert not (tmp_path / "data").exists()
+
+
+# ---- what a user hits (issue 12) -------------------------------------------------------------------
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_run_on_a_port_in_use_names_it_and_the_variable_and_exits_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "MAILBOT_DATA_DIR": str(tmp_path / "data"), "MAILBOT_HTTP_PORT": str(port),
+               "MAILBOT_HTTP_HOST": "127.0.0.1", "LANG": "C.UTF-8"}
+        done = subprocess.run([sys.executable, "-m", "bot", "run"], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, env=env, timeout=30, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 4
+    assert f"127.0.0.1:{port}" in done.stderr and "already in use" in done.stderr
+    assert "MAILBOT_HTTP_PORT" in done.stderr and "MAILBOT_HTTP_HOST" in done.stderr
+
+
+def test_a_failed_test_of_a_saved_mailbox_does_not_say_it_was_not_saved(cli: Cli, smtp_server: Callable[..., SmtpServer]) -> None:
+    srv = smtp_server(security="ssl", users={ACCOUNT: SECRET})
+    assert cli(*add_args(srv), "--no-verify", stdin="old-secret\n").returncode == 0
+    tested = cli("mailbox", "test", "notice")
+    assert tested.returncode == 1 and "Login rejected" in tested.stderr
+    assert "not saved" not in tested.stderr and "unchanged" in tested.stderr
+    assert json.loads(cli("mailbox", "show", "notice", "--json").stdout)["name"] == "notice"
+
+
+def test_outlook_with_a_password_is_refused_before_any_login(cli: Cli) -> None:
+    started = time.monotonic()
+    out = cli("mailbox", "add", "--name", "o", "--account", "me@outlook.com", "--type", "outlook", "--password-stdin",
+              stdin="app-password\n")
+    assert out.returncode == 2
+    assert "Outlook.com" in out.stderr and "OAuth2" in out.stderr and "custom SMTP relay" in out.stderr
+    assert "Server reply" not in out.stderr and "Cannot reach" not in out.stderr  # nothing was tried
+    assert time.monotonic() - started < 10
+    assert json.loads(cli("mailbox", "list", "--json").stdout) == []
+
+
+def aligned(lines: list[str]) -> bool:
+    """Whether the cells of every line start at the same display columns (cells are separated by two or
+    more spaces; a line may end early when its last cells are empty)."""
+    starts = [[width(line[:m.end()]) for m in re.finditer(r"\S {2,}(?=\S)", line)] for line in lines]
+    longest = max(starts, key=len)
+    return len(longest) >= 2 and all(s == longest[:len(s)] for s in starts)
+
+
+def test_tables_line_up_with_chinese_names(cli: Cli) -> None:
+    for name, account in (("审批通知", "a@corp.example"), ("ops", "b@corp.example")):
+        assert cli("mailbox", "add", "--name", name, "--account", account, "--type", "custom", "--host", "127.0.0.1",
+                   "--port", "2525", "--security", "ssl", "--password-stdin", "--no-verify", stdin="s\n").returncode == 0
+    listed = cli("mailbox", "list").stdout.splitlines()
+    assert len(listed) == 2 and aligned(listed)
+    providers = cli("providers", lang="zh_CN.UTF-8").stdout.splitlines()
+    assert "QQ邮箱" in "\n".join(providers) and aligned(providers)
+    guides = cli("guide", "--list", lang="zh_CN.UTF-8").stdout.splitlines()
+    assert "QQ邮箱" in "\n".join(guides) and aligned(guides)
+    assert "审批通知" in cli("mailbox", "list", "--json").stdout  # JSON keeps Chinese readable, not \\u escapes
+
+
+def test_show_prints_values_a_person_reads(cli: Cli) -> None:
+    assert cli("mailbox", "add", "--name", "q", "--account", "a@qq.com", "--password-stdin", "--no-verify",
+               stdin="code\n").returncode == 0
+    shown = cli("mailbox", "show", "q").stdout
+    assert "None" not in shown and "{'" not in shown and "True" not in shown
+    fields = dict(line.split(None, 1) for line in shown.splitlines())
+    assert fields["last_check"] == "never" and fields["enabled"] == "yes"
+    assert fields["rate_per_minute"] == "15 (default)" and fields["created_at"].endswith(" UTC")
+    assert "'" not in cli("audit").stdout  # changes as `field: value`, not a Python dict
+
+
+def test_guide_list_and_providers_speak_the_same_language(cli: Cli) -> None:
+    for lang, qq in (("C.UTF-8", "QQ Mail"), ("zh_CN.UTF-8", "QQ邮箱")):
+        assert qq in cli("providers", lang=lang).stdout
+        listed = cli("guide", "--list", lang=lang).stdout
+        assert qq in listed and (("邮箱" in listed) == (lang != "C.UTF-8"))
+
+
+def test_guide_eval_runs_outside_the_repository(cli: Cli, tmp_path: Path) -> None:
+    assert not (tmp_path / "tests").exists()
+    out = cli("guide", "--eval")
+    assert out.returncode == 0, out.stderr
+    assert "positives:" in out.stdout
+
+
+def test_a_negative_rate_says_it_must_be_positive(cli: Cli) -> None:
+    assert cli("mailbox", "add", "--name", "q", "--account", "a@qq.com", "--password-stdin", "--no-verify",
+               stdin="code\n").returncode == 0
+    out = cli("mailbox", "rate", "q", "-5", "--lang", "en")
+    assert out.returncode == 2 and "positive whole number" in out.stderr
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "MAILBOT_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(f"'{sys.executable}' -m bot providers --json | head -c 1", shell=True, capture_output=True,
+                          text=True, env=env, timeout=30, cwd=tmp_path)
+    assert done.stdout == "[" and "Traceback" not in done.stderr
+
+
+def test_the_data_dir_and_everything_in_it_are_owner_only(cli: Cli, smtp_server: Callable[..., SmtpServer],
+                                                          tmp_path: Path, tls_ca: LocalCA) -> None:
+    """Mail bodies, sealed passwords, the key and the audit log: nobody but the owner reads them."""
+    srv = smtp_server(security="ssl", users={ACCOUNT: SECRET})
+    body = tmp_path / "t.json"
+    body.write_text(json.dumps({"subject": "Hi {{ name }}", "text": "Hello {{ name }}"}))
+    runs = [cli(*add_args(srv), stdin=SECRET + "\n"), cli("token", "create", "wf"), cli("template", "add", "hi", str(body)),
+            cli("send", "--to", "boss@example.org", "--subject", "机密", "--text", "the mail body"), cli("audit")]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    data = tmp_path / "data"
+    env = {**os.environ, "MAILBOT_DATA_DIR": str(data), "SSL_CERT_FILE": str(tls_ca.ca_path), "MAILBOT_HTTP_PORT": "0",
+           "LANG": "C.UTF-8"}
+    running = subprocess.Popen([sys.executable, "-m", "bot", "run"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        assert running.stderr is not None
+        said = ""
+        while "HTTP API:" not in said and (line := running.stderr.readline()):
+            said += line
+        assert "HTTP API:" in said, said
+        srv.wait_for_messages(1)  # the queued mail went out: every table is open, with its -wal and -shm files
+        while_running = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+        running.terminate()
+        said += running.communicate(timeout=30)[1]
+    finally:
+        running.kill()
+        running.communicate()
+    assert running.returncode == 0, said
+    assert {"secret.key", "audit.sqlite", "outbox_mails.sqlite", "outbox_mails.sqlite-wal",
+            "outbox_content.sqlite-shm"} <= set(while_running)
+    after = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    assert {name: mode for name, mode in {**while_running, **after}.items() if mode != 0o600} == {}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert "others can read" not in said + "".join(r.stderr for r in runs)
+
+
+def test_a_data_dir_others_can_read_is_warned_about_once(cli: Cli, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    out = cli("mailbox", "list")
+    assert out.returncode == 0
+    assert out.stderr.count("others can read") == 1
+    assert f"{data.resolve()} (755)" in out.stderr and f"chmod 700 {data.resolve()}" in out.stderr

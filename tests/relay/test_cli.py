@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from bot.app import open_app
+from bot.cli.outbox import RECIPIENT_COLUMNS
+from bot.display import width
 from bot.relay.component import RelayComponent
 from bot.relay.alerts import LoggingSink
 from tests.relay.conftest import add_mailbox, relay_settings
 
 
-def mailbot(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def mailbot(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
     env["MAILBOT_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, timeout=30)
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, env=env,
+                          timeout=30)
 
 
 def test_token_commands(tmp_path: Path) -> None:
@@ -82,3 +86,22 @@ async def test_send_and_outbox_commands(tmp_path: Path, smtp_server: Any) -> Non
     assert [(m["id"], m["status"]) for m in json.loads(listed.stdout)] == [(mail["id"], "sent")]
     retry = await asyncio.to_thread(mailbot, data, "outbox", "retry", mail["id"])
     assert retry.returncode != 0 and "only failed" in retry.stderr
+
+
+
+def test_outbox_list_shortens_a_long_recipient_list(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    added = mailbot(data, "mailbox", "add", "--name", "审批通知", "--account", "bot@corp.example", "--type", "custom",
+                    "--host", "127.0.0.1", "--port", "2525", "--security", "ssl", "--password-stdin", "--no-verify",
+                    stdin="pw\n")
+    assert added.returncode == 0, added.stderr
+    recipients = [f"user{i:03}@example.com" for i in range(100)]
+    many = mailbot(data, "send", *(a for r in recipients for a in ("--to", r)), "--subject", "请审批", "--text", "T")
+    few = mailbot(data, "send", "--to", "boss@example.com", "--subject", "one", "--text", "T")
+    assert many.returncode == 0 and few.returncode == 0, many.stderr + few.stderr
+    newest, oldest = mailbot(data, "outbox", "list").stdout.splitlines()
+    cell = re.search(r"user000@example\.com(, user\d{3}@example\.com)* \+(\d+) more", oldest)
+    assert cell is not None and width(cell.group()) <= RECIPIENT_COLUMNS and "user099" not in oldest
+    assert cell.group().count("@") + int(cell.group(2)) == 100  # "a@x.com, b@x.com +98 more"
+    assert "boss@example.com" in newest and "more" not in newest
+    assert width(newest[:newest.index("one")]) == width(oldest[:oldest.index("请审批")])  # the subject column lines up
