@@ -310,6 +310,7 @@ async function turnAuditPage(step) {
   if (step > 0 && state.audit.next) state.audit.cursors.push(state.audit.next);
   if (step < 0 && state.audit.cursors.length > 1) state.audit.cursors.pop();
   if (step === 0) state.audit.cursors = [null];  // refresh: back to the newest entries
+  $("#au-prev").disabled = $("#au-next").disabled = true;  // until this page is in: no double steps
   try { await loadAudit(); } catch (err) { $("#au-status").textContent = `${t("error")}: ${err.message}`; }
   if (step) $("#au-table").scrollIntoView({block: "start"});
 }
