@@ -336,3 +336,24 @@ async def test_audit_pages_and_shows_changes_as_lines(served: Served, page: Page
     await expect(rows).to_have_count(12)
     await expect(rows.last.locator("td.action")).to_have_text("add")
     await expect(page.locator("#au-next")).to_be_disabled()
+
+
+async def test_errors_the_page_shows_are_in_its_language(served: Served, page: Page,
+                                                         smtp_server: Callable[..., SmtpServer]) -> None:
+    await add_mailbox(served.app, "rejecting", smtp_server(reject_all_logins=True, users={"bot@example.com": "x"}))
+    await open_console(page, served)
+    await page.click("button.tab[data-view=mailboxes]")
+    status, test = page.locator("#mb-status"), page.locator("#mb-table tr[data-name=rejecting] button", has_text="测试")
+    await page.route("**/api/mailboxes/*/test", lambda route: route.abort())  # mailbot stopped meanwhile
+    await test.click()
+    await expect(status).to_have_text(re.compile("无法连接到 mailbot"))
+    await page.unroute("**/api/mailboxes/*/test")
+    await page.route("**/api/mailboxes/*/test", lambda route: route.fulfill(status=502, body="Bad Gateway"))  # a proxy
+    await test.click()
+    await expect(status).to_have_text(re.compile("服务器返回 HTTP 502"))
+    await page.unroute("**/api/mailboxes/*/test")
+    await test.click()
+    await expect(status).to_have_text(re.compile("^rejecting: 登录被拒绝"))
+    await page.click("#lang")
+    await page.locator("#mb-table tr[data-name=rejecting] button", has_text="Test").click()
+    await expect(status).to_have_text(re.compile("^rejecting: Login rejected"))
