@@ -26,6 +26,7 @@ from bot.errors import FieldError, InvalidInput, MailbotError, SmtpError
 from bot.guides import short_guide
 from bot.i18n import Text
 from bot.mailboxes.model import parse_spec
+from bot.mailboxes.service import password_refused
 from bot.providers import CATALOG, PROVIDER_TYPES, detect_type, get_provider
 from bot.storage import Storage
 
@@ -90,7 +91,10 @@ def _simple(field: str) -> Callable[[App, str, dict[str, Any]], Awaitable[Any]]:
 
 
 async def _parse_type(app: App, value: str, data: dict[str, Any]) -> Any:
-    return parse_type(value, _proposed_type(data))
+    type_key = parse_type(value, _proposed_type(data))
+    if get_provider(type_key).basic_auth_disabled:  # say so now, not after the password was typed
+        raise InvalidInput([password_refused(type_key)])
+    return type_key
 
 
 def _proposed_type(data: dict[str, Any]) -> str | None:
@@ -338,7 +342,9 @@ class Wizard:
                 notes.append(exc.message(flow.lang))
         if one_shot and flow.data.get("account") and "type" not in flow.data:
             detected = _proposed_type(flow.data) or ("custom" if "host" in flow.data else None)
-            if detected:
+            if detected and get_provider(detected).basic_auth_disabled:
+                notes.append(InvalidInput([password_refused(detected)]).message(flow.lang))
+            elif detected:
                 flow.data["type"] = detected
         return notes
 

@@ -56,7 +56,7 @@ def _not_found(name: str) -> NotFound:
     )
 
 
-def _password_refused(type_key: str) -> FieldError:
+def password_refused(type_key: str) -> FieldError:
     """The catalog knows this type refuses password SMTP login: say so before any login attempt (and
     save nothing, even unverified: such a mailbox could never send). Stays until OAuth2 sign-in exists."""
     refused = BasicAuthDisabled(provider_type=type_key)
@@ -116,7 +116,7 @@ class MailboxService:
         except InvalidInput as exc:
             errors.extend(exc.errors)
         if resolved is not None and get_provider(resolved.type).basic_auth_disabled:
-            errors.append(_password_refused(resolved.type))
+            errors.append(password_refused(resolved.type))
         if errors:
             raise InvalidInput(errors)
         assert resolved is not None

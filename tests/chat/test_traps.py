@@ -103,3 +103,14 @@ async def test_a_dialog_left_open_by_the_last_shell_says_so_first(tmp_path: Path
     assert "新建邮箱" in rest and "取消" in rest and "邮箱账号" in rest  # said first, then 'ops' is the name
     _, out, _ = await run_bot(["mailbox", "list", "--json"], "", env)
     assert "怎么获取" not in out
+
+
+async def test_outlook_is_refused_at_the_type_step_before_any_password(say: Say) -> None:
+    await say("新建邮箱")
+    await say("ol")
+    await say("someone@outlook.com")
+    refused = await say("是")
+    assert "OAuth2" in refused and "密码" not in refused.split("\n")[-1]
+    assert "不会回显" not in refused  # the secret is not asked for
+    one_shot = await say("new mailbox name=o2 account=someone@outlook.com")
+    assert "OAuth2" in one_shot and "Send the" not in one_shot
