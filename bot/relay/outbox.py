@@ -79,7 +79,8 @@ class Outbox:
     async def rescan(self) -> None:
         """Pick up mail queued or retried by another process (CLI); cheap: queue docs are tiny."""
         for mail_id, doc in await self.queue.items():
-            self.schedule(mail_id, float(doc.get("due", 0)), str(doc.get("mailbox", "")))
+            if mail_id not in self._local:  # ours are scheduled by add(); taken here too, one could go out twice
+                self.schedule(mail_id, float(doc.get("due", 0)), str(doc.get("mailbox", "")))
 
     async def next_due(self, timeout: float) -> tuple[str, str] | None:
         """The next mail whose time has come; None after `timeout`, or as soon as `wake()` says
