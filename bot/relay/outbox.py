@@ -4,9 +4,11 @@
 - `outbox_content`: id → Content, kept until the mail is sent (a failed mail can be retried).
 - `outbox_queue`: id → {due, at, mailbox}: only mails still to send, so the worker's scan is
   O(pending), and it can route a due mail to its mailbox's lane without reading the record.
+- `outbox_idempotency`: (token, key) → {id, hash} of the mail a client's idempotency key named.
 
-Write order makes every crash point safe: content, then queue, then the record on enqueue (a
-queue entry without a record is dropped at load: the client never got its 202); the record, then
+Write order makes every crash point safe: content, then queue, then the idempotency key, then the
+record on enqueue (a queue entry without a record is dropped at load, and a key without a record
+is taken as unused: the client never got its 202, and its retry is enqueued once); the record, then
 the queue entry on completion (a queue entry of a sent mail is dropped at load). `sending` is
 never stored: a mail in flight at a crash is still `queued`/`retrying` and is sent again after
 restart, with its stored Message-ID.
@@ -46,6 +48,7 @@ class Outbox:
         self.mails = storage.table("outbox_mails")
         self.content = storage.table("outbox_content")
         self.queue = storage.table("outbox_queue")
+        self.idempotency = storage.table("outbox_idempotency")
         self._heap: list[tuple[float, str, str]] = []  # (due, id, mailbox)
         self._scheduled: set[str] = set()  # on the timetable
         self._routed: set[str] = set()  # taken off it, waiting for a sender to claim it
@@ -109,11 +112,14 @@ class Outbox:
 
     # ---- durable state ----------------------------------------------------------------------
 
-    async def add(self, record: MailRecord, content: Content) -> None:
-        """Durable when this returns (group-committed with concurrent enqueues)."""
+    async def add(self, record: MailRecord, content: Content,
+                  idempotency: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Durable when this returns (group-committed with concurrent enqueues), with its idempotency
+        key if it has one: the key lands before the record, so no crash point leaves a 202'd mail
+        without its key (the client's retry would send it twice)."""
         self._local.add(record.id)  # before the commit: a rescan may see the mail before add() returns
         try:
-            await self._adds.submit((record, content))
+            await self._adds.submit((record, content, idempotency))
         except BaseException:
             self._local.discard(record.id)
             raise
@@ -122,12 +128,14 @@ class Outbox:
             self._cache_bytes += content_size(content)
         self.schedule(record.id, 0.0, record.mailbox)
 
-    async def _flush_adds(self, batch: list[tuple[MailRecord, Content]]) -> None:
+    async def _flush_adds(self, batch: list[tuple[MailRecord, Content, tuple[str, dict[str, Any]] | None]]) -> None:
         at = time.time()
+        keys = dict(key for _, _, key in batch if key is not None)
         await self._storage.write_in_order([
-            (self.content, {r.id: c.model_dump(mode="json") for r, c in batch}, ()),
-            (self.queue, {r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _ in batch}, ()),
-            (self.mails, {r.id: r.model_dump(mode="json") for r, _ in batch}, ()),
+            (self.content, {r.id: c.model_dump(mode="json") for r, c, _ in batch}, ()),
+            (self.queue, {r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _, _ in batch}, ()),
+            *([(self.idempotency, keys, ())] if keys else []),
+            (self.mails, {r.id: r.model_dump(mode="json") for r, _, _ in batch}, ()),
         ])
 
     async def has_content(self, mail_id: str) -> bool:

@@ -105,7 +105,6 @@ class RelayService:
         self.max_recipients = max_recipients
         self.metrics = Metrics()
         self.max_mail_bytes = max_mail_bytes
-        self._idempotency = storage.table("outbox_idempotency")
         self._key_locks: dict[str, list[Any]] = {}  # idempotency key -> [lock, users]
         # Mailbox lookups are cached briefly: a mailbox disabled by another process stops taking
         # mail within `cache_s`, and ingest skips a read. Tokens are not cached: a revoke is at once.
@@ -209,7 +208,7 @@ class RelayService:
 
         content = await asyncio.to_thread(build) if size > 256 * 1024 else build()  # big MIME: off the loop
         if req.idempotency_key is None:
-            record = await self._enqueue(req, mailbox, draft, message_id, content, token)
+            record = await self._enqueue(req, mailbox, draft, message_id, content, token, None)
         else:
             idem_key = idempotency_slot(token.name if token else None, req.idempotency_key)
             digest = body_hash(req)
@@ -217,16 +216,18 @@ class RelayService:
             entry[1] += 1
             try:
                 async with entry[0]:  # only requests with the same key wait for each other
-                    if (seen := await self._idempotency.get(idem_key)) is not None:
+                    seen = await self.outbox.idempotency.get(idem_key)
+                    # A key whose mail has no record is from an enqueue cut short by a crash: no 202 was given.
+                    first = await self.outbox.get(seen["id"]) if seen is not None else None
+                    if seen is not None and first is not None:
                         if seen["hash"] != digest:
                             raise Conflict(Text(zh="这个 idempotency_key 已用于另一封不同的邮件。",
                                                 en="This idempotency_key was already used with a different body."),
                                            Text(zh="每封新邮件用新的 key；重发同一封邮件时请求体必须完全相同。",
                                                 en="Use a new key per mail; a resend must have the identical body."))
-                        if (first := await self.outbox.get(seen["id"])) is not None:
-                            return first, False
-                    record = await self._enqueue(req, mailbox, draft, message_id, content, token)
-                    await self._idempotency.put(idem_key, {"id": record.id, "hash": digest})
+                        return first, False
+                    record = await self._enqueue(req, mailbox, draft, message_id, content, token,
+                                                 (idem_key, {"hash": digest}))
             finally:
                 entry[1] -= 1
                 if entry[1] == 0:
@@ -235,13 +236,15 @@ class RelayService:
         return record, True
 
     async def _enqueue(self, req: MailRequest, mailbox: Mailbox, draft: dict[str, Any], message_id: str,
-                       content: Content, token: TokenInfo | None) -> MailRecord:
+                       content: Content, token: TokenInfo | None,
+                       idempotency: tuple[str, dict[str, Any]] | None) -> MailRecord:
         stamp = now()
         record = MailRecord(id=uuid.uuid4().hex, mailbox=mailbox.name, account=mailbox.account, to=draft["to"],
                             cc=draft["cc"], subject=draft["subject"], created_at=stamp, queued_at=stamp,
                             message_id=message_id, token=token.name if token else None,
                             idempotency_key=req.idempotency_key)
-        await self.outbox.add(record, content)
+        key = None if idempotency is None else (idempotency[0], {"id": record.id, **idempotency[1]})
+        await self.outbox.add(record, content, key)
         return record
 
     # ---- read / retry ---------------------------------------------------------------------
@@ -274,7 +277,7 @@ class RelayService:
         old = await self.outbox.prune(now() - timedelta(days=keep_days))
         keys = [idempotency_slot(r.token, r.idempotency_key) for r in old if r.idempotency_key is not None]
         if keys:
-            await self._idempotency.write({}, delete=keys)
+            await self.outbox.idempotency.write({}, delete=keys)
         return len(old)
 
     async def close(self) -> None:
