@@ -43,10 +43,13 @@ def _smtp_codes(cls: type[SmtpError] = SmtpError) -> Iterator[str]:
         yield from _smtp_codes(sub)
 
 
+SMTP_CODES = frozenset(_smtp_codes())  # what smtp_error_from can rebuild
+
+
 def error_text(code: str | None, stored: str | None, provider_type: str | None, lang: str) -> str | None:
     """A stored error in `lang`: rebuilt from its code and the server's reply when it is a known
     SMTP error, else the stored text as it is (no translation exists for it)."""
-    if not stored or code is None or code not in set(_smtp_codes()):
+    if not stored or code not in SMTP_CODES:
         return stored
     reply = next((stored.split(m, 1)[1] for m in _REPLY_MARKERS if m in stored), None)
     return smtp_error_from(code, reply, provider_type).message(lang)
