@@ -92,11 +92,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
-    """A query parameter that must be a whole number in [low, high]: a 422 naming the range if not."""
+def _int_param(request: web.Request, name: str, low: int, high: int) -> int | None:
+    """A query parameter that, when given, must be a whole number in [low, high]: a 422 naming the range if not."""
     raw = request.query.get(name)
     if raw is None:
-        return default
+        return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 16 and low <= int(raw) <= high):
         raise InvalidInput([FieldError(field=name, problem=Text(
             zh=f"必须是 {low}–{high} 之间的整数", en=f"must be a whole number from {low} to {high}"))])
@@ -207,9 +207,9 @@ class Console:
     async def audit(self, request: web.Request) -> web.Response:
         """Newest first, a page at a time: `limit` (1–200) entries below the cursor `before`; the
         answer's `next` is the cursor of the next, older page (null on the last one)."""
-        limit = _int_param(request, "limit", AUDIT_PAGE, 1, AUDIT_MAX)
-        before = _int_param(request, "before", None, 1, 2**53)
-        entries, cursor = await self.services.app.audit.page(limit or AUDIT_PAGE, before)
+        limit = _int_param(request, "limit", 1, AUDIT_MAX) or AUDIT_PAGE
+        before = _int_param(request, "before", 1, 2**53)
+        entries, cursor = await self.services.app.audit.page(limit, before)
         lang = _lang(request)
         return web.json_response({"entries": [present.audit_entry(e, lang) for e in entries],
                                   "next": cursor or None})
