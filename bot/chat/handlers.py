@@ -67,7 +67,8 @@ class Commands:
         rows = [
             (T(zh="名称", en="Name"), m.name), (T(zh="类型", en="Type"), m.type), (T(zh="账号", en="Account"), m.account),
             (T(zh="服务器", en="Server"), f"{m.host}:{m.port} {m.security}"),
-            (T(zh="状态", en="State"), _state(m, lang)), (T(zh="上次检查", en="Last check"), checked),
+            (T(zh="状态", en="State"), _state(m, lang)), (T(zh="发送速率", en="Pace"), _pace(m, lang)),
+            (T(zh="上次检查", en="Last check"), checked),
             (T(zh="更新", en="Updated"), f"{m.updated_by} {m.updated_at:%Y-%m-%d %H:%M}"),
         ]
         return [MarkdownReply(title=m.name, text="\n".join(f"- {label(lang)}: {value}" for label, value in rows))]
@@ -165,6 +166,13 @@ def _state(m: Mailbox, lang: str) -> str:
     if m.default:
         parts.append(T(zh="默认", en="default")(lang))
     return ", ".join(parts)
+
+
+def _pace(m: Mailbox, lang: str) -> str:
+    """Relay pacing: its own, or the provider's marked as the default (a custom server's is no pacing)."""
+    pace = m.pace_per_minute
+    text = T(zh="不限速", en="no pacing")(lang) if pace is None else T(zh=f"每分钟 {pace} 封", en=f"{pace} a minute")(lang)
+    return text + (T(zh="（默认）", en=" (default)")(lang) if m.rate_per_minute is None else "")
 
 
 def _line(m: Mailbox, lang: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
@@ -15,7 +15,8 @@ from bot.config import load_settings
 from bot.errors import SmtpError
 from bot.i18n import Text
 from bot.mailboxes import Mailbox
-from bot.providers import PROVIDER_TYPES, get_provider
+from bot.mailboxes.model import UNPACED
+from bot.providers import PROVIDER_TYPES
 
 
 def _lang(args: argparse.Namespace) -> str:
@@ -68,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     rate = actions.add_parser("rate", parents=[common], help="relay pacing for one mailbox (mails per minute)")
     rate.add_argument("target", metavar="NAME")
-    rate.add_argument("per_minute", metavar="PER_MINUTE", help="a number, or 'default' for the provider's limit")
+    rate.add_argument("per_minute", metavar="PER_MINUTE",
+                      help="a number, 'none' for no pacing, or 'default' for the provider's (custom: none)")
     rate.set_defaults(func=_rate)
 
     for action, func, text in (("remove", _remove, "delete a mailbox"), ("enable", _enable, "enable a mailbox"),
@@ -166,8 +168,9 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 def _rate_text(m: Mailbox) -> str:
-    """Its own pacing, or the provider's marked as the default."""
-    return str(m.rate_per_minute or f"{get_provider(m.type).rate_limit.per_minute} (default)")
+    """Its own pacing, or the provider's marked as the default; 'none' is no pacing (as typed to `rate`)."""
+    pace = "none" if m.pace_per_minute is None else str(m.pace_per_minute)
+    return pace if m.rate_per_minute is not None else f"{pace} (default)"
 
 
 def _last_check(m: Mailbox) -> str:
@@ -230,14 +233,20 @@ async def _simple(args: argparse.Namespace, action: str) -> int:
 
 async def _rate(args: argparse.Namespace) -> int:
     lang = _lang(args)
-    value = None if args.per_minute == "default" else args.per_minute
-    if value is not None and not value.isdigit():
-        return fail("PER_MINUTE must be a positive whole number (at least 1) or 'default'." if lang == "en"
-                    else "PER_MINUTE 须为正整数（至少 1）或 default。", 2)
+    word = args.per_minute.strip().lower()
+    if word not in ("default", UNPACED) and not word.isdigit():
+        return fail("PER_MINUTE must be a positive whole number (at least 1), 'none' or 'default'." if lang == "en"
+                    else "PER_MINUTE 须为正整数（至少 1）、none 或 default。", 2)
+    value: int | Literal["none"] | None = None if word == "default" else UNPACED if word == UNPACED else int(word)
     async with open_app(load_settings()) as app:
-        mailbox = await app.mailboxes.set_rate(args.target, int(value) if value else None, cli_actor())
-    shown = _rate_text(mailbox)
-    print(f"“{mailbox.name}”每分钟最多发 {shown} 封。" if lang == "zh" else f"'{mailbox.name}' sends at most {shown} mails a minute.")
+        mailbox = await app.mailboxes.set_rate(args.target, value, cli_actor())
+    default = " (default)" if mailbox.rate_per_minute is None else ""
+    if mailbox.pace_per_minute is None:
+        print(f"“{mailbox.name}”发信不限速{'（默认）' if default else ''}。" if lang == "zh"
+              else f"'{mailbox.name}' sends without pacing{default}.")
+    else:
+        shown = _rate_text(mailbox)
+        print(f"“{mailbox.name}”每分钟最多发 {shown} 封。" if lang == "zh" else f"'{mailbox.name}' sends at most {shown} mails a minute.")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.audit import AuditEntry
 from bot.errors import FIELD_LABELS, SmtpError, smtp_error_from
 from bot.i18n import Text
-from bot.mailboxes.model import Mailbox
+from bot.mailboxes.model import UNPACED, Mailbox
 from bot.providers import CATALOG
 from bot.relay.models import MailRecord
 
@@ -35,6 +35,7 @@ CHANGE_LABELS: dict[str, Text] = {
 }
 PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate"})  # their changes are {field: [old, new]}
 _YES, _NO, _CHANGED = Text(zh="是", en="yes"), Text(zh="否", en="no"), Text(zh="已更改", en="changed")
+_UNPACED = Text(zh="不限速", en="no pacing")
 
 
 def _smtp_codes(cls: type[SmtpError] = SmtpError) -> Iterator[str]:
@@ -73,6 +74,8 @@ def mail(record: MailRecord, provider_type: str | None, lang: str) -> dict[str, 
 def _value(value: Any, lang: str, key: str = "") -> str:
     if key == "type" and isinstance(value, str) and value in CATALOG:
         return CATALOG[value].name(lang)
+    if key == "rate_per_minute" and value == UNPACED:  # `mailbot mailbox rate NAME none`
+        return _UNPACED(lang)
     if isinstance(value, bool):
         return (_YES if value else _NO)(lang)
     if value is None or value == "" or value == []:

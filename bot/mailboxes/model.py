@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -218,6 +218,9 @@ def check_secret(secret: SecretStr | None, type_key: str) -> SecretStr:
     return SecretStr(value)
 
 
+UNPACED = "none"  # a mailbox's explicit "no pacing" (`mailbot mailbox rate NAME none`)
+
+
 class LastCheck(BaseModel):
     at: datetime
     ok: bool
@@ -239,13 +242,21 @@ class Mailbox(BaseModel):
     security: Security
     enabled: bool = True
     default: bool = False
-    rate_per_minute: int | None = None
+    # Relay pacing: mails a minute, "none" for no pacing, None for the provider's default.
+    rate_per_minute: int | Literal["none"] | None = None
     version: int = 1
     created_by: str
     created_at: datetime
     updated_by: str
     updated_at: datetime
     last_check: LastCheck | None = None
+
+    @property
+    def pace_per_minute(self) -> int | None:
+        """How many mails a minute the relay sends through it at most; None: no pacing."""
+        if self.rate_per_minute == UNPACED:
+            return None
+        return self.rate_per_minute or get_provider(self.type).rate_limit.per_minute
 
     def public(self) -> dict[str, Any]:
         """Everything but the secret, JSON-ready: what list/show/API print."""

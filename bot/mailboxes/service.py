@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
@@ -21,6 +21,7 @@ from bot.mailboxes.model import (
     Mailbox,
     MailboxSpec,
     Resolved,
+    UNPACED,
     Caveat,
     check_secret,
     parse_spec,
@@ -252,9 +253,10 @@ class MailboxService:
         await self.audit.record(actor, "default", mailbox.name, {"previous": [n for n in writes if n != mailbox.name]})
         return updated
 
-    async def set_rate(self, name: str, per_minute: int | None, actor: Actor) -> Mailbox:
-        """Override the relay's pacing for one mailbox (None: back to the provider's default)."""
-        if per_minute is not None and not 1 <= per_minute <= 10_000:
+    async def set_rate(self, name: str, per_minute: int | Literal["none"] | None, actor: Actor) -> Mailbox:
+        """Override the relay's pacing for one mailbox: mails a minute, "none" for no pacing, or
+        None to go back to the provider's default (which for a custom server is no pacing)."""
+        if per_minute != UNPACED and per_minute is not None and not 1 <= per_minute <= 10_000:
             raise InvalidInput([FieldError(field="rate_per_minute",
                                            problem=Text(zh="每分钟封数需在 1–10000 之间", en="must be 1–10000 mails a minute"),
                                            example="20")])

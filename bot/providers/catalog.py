@@ -29,10 +29,14 @@ PROVIDER_TYPES: tuple[str, ...] = (
 
 
 class RateLimit(BaseModel):
-    """Default pacing for the relay; providers keep real limits secret, so these are cautious."""
+    """Default pacing for the relay; providers keep real limits secret, so these are cautious.
+
+    `per_minute` None: no pacing (a custom server is the organisation's own; it sets a pace with
+    `mailbot mailbox rate NAME N` if its server needs one).
+    """
 
     model_config = ConfigDict(frozen=True)
-    per_minute: int = Field(20, ge=1)
+    per_minute: int | None = Field(20, ge=1)
     per_day: int | None = None
 
 
@@ -306,6 +310,7 @@ CATALOG: dict[str, Provider] = {
             aliases=("custom", "自定义", "其他", "other", "smtp"),
             notes_zh="填写服务器地址、端口和加密方式（ssl 常用 465，starttls 常用 587）。",
             notes_en="Enter the server host, port and security (ssl usually on 465, starttls on 587).",
+            rate_limit=RateLimit(per_minute=None),  # the organisation's own server: unpaced unless set
         ),
     )
 }

@@ -2,7 +2,9 @@
 
 One loop routes each due mail to its mailbox's Lane; a lane runs `relay_connections` senders
 (each owns at most one SMTP session, so the pool is bounded), reuses idle sessions and paces
-sends to the provider's rate; a slow or rate-limited mailbox never holds up another one.
+sends to the mailbox's rate; a slow or rate-limited mailbox never holds up another one. A sender
+waits for its pace before it claims the mail: a mail waiting for its turn is still `queued`, not
+in flight, and stop() ends such a wait at once instead of giving it the grace period.
 Failures follow the RetryPolicy: temporary ones retry later, permanent ones fail at once and
 alert. A session that raised is gone (SmtpSession aborts it); only sessions that just sent
 successfully return to the pool.
@@ -19,7 +21,6 @@ from bot.config import Settings
 from bot.errors import ConnectionLost, MailbotError, NotFound, SmtpError
 from bot.i18n import Text
 from bot.mailboxes.model import Mailbox
-from bot.providers import get_provider
 from bot.relay.alerts import Alert, AlertSink, LoggingSink
 from bot.relay.models import Content, MailRecord
 from bot.relay.outbox import now
@@ -40,7 +41,7 @@ class Lane:
     """One mailbox's share of the worker: connection slots, idle sessions, pacing, login state."""
 
     size: int
-    interval_s: float
+    interval_s: float  # 0: no pacing
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)  # due mail ids
     senders: list[asyncio.Task[None]] = field(default_factory=list)
     idle: list[tuple[SmtpSession, float]] = field(default_factory=list)
@@ -50,19 +51,29 @@ class Lane:
     server: ServerSettings | None = None
     loaded_at: float = -1e9
 
-    async def pace(self) -> None:
-        """Token bucket at the provider's per-minute rate; a burst of at most one second's share.
+    async def pace(self, stop: asyncio.Event | None = None) -> bool:
+        """Token bucket at the mailbox's per-minute rate; a burst of at most one second's share.
 
         Slow providers (20/min) get strict spacing; fast relays are not throttled by timer
-        granularity (sleeping for fractions of a millisecond).
+        granularity (sleeping for fractions of a millisecond); an unpaced lane never waits.
+        False when `stop` was set before the turn came (the caller sends nothing).
         """
+        if self.interval_s <= 0:
+            return stop is None or not stop.is_set()
         burst = max(1, int(1.0 / self.interval_s))
         t = time.monotonic()
         # next_at is when the bucket is empty again; it may lag `burst` intervals behind now
         start = max(t - (burst - 1) * self.interval_s, self.next_at)
         self.next_at = start + self.interval_s
         if start > t:
-            await asyncio.sleep(start - t)
+            if stop is None:
+                await asyncio.sleep(start - t)
+            else:
+                try:
+                    await asyncio.wait_for(stop.wait(), start - t)
+                except TimeoutError:
+                    pass
+        return stop is None or not stop.is_set()
 
     def take_idle(self) -> SmtpSession | None:
         while self.idle:
@@ -81,8 +92,10 @@ class Lane:
             await session.close()
 
 
-def rate_per_minute(mailbox: Mailbox) -> int:
-    return mailbox.rate_per_minute or get_provider(mailbox.type).rate_limit.per_minute
+def interval_s(mailbox: Mailbox) -> float:
+    """Seconds between send starts for the mailbox's pace; 0 when it is unpaced."""
+    pace = mailbox.pace_per_minute
+    return 0.0 if pace is None else 60.0 / pace
 
 
 class Worker:
@@ -96,6 +109,7 @@ class Worker:
         self._lanes: dict[str, Lane] = {}
         self._recording: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._stop = asyncio.Event()  # set with _stopping: ends senders' waits for their pace
         self._loop_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -107,9 +121,12 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Take no new mail; let senders finish the send they are in, then cancel what is left.
 
-        Mail not yet started stays queued on disk (and cancelled sends too): sent after restart.
+        Only sends talking to a server get the grace period: a sender waiting for its pace gives
+        its mail back at once. Mail not yet started stays queued on disk (and cancelled sends
+        too): sent after restart.
         """
         self._stopping = True
+        self._stop.set()
         self.outbox.wake()
         if self._loop_task is not None:
             await self._loop_task
@@ -152,8 +169,8 @@ class Worker:
             if self._stopping:
                 break  # it stays queued on disk
             lane = self._lanes.get(mailbox)
-            if lane is None:
-                lane = self._lanes[mailbox] = Lane(self.settings.relay_connections, 60.0 / 20)
+            if lane is None:  # its pace is set once the sender has read the mailbox
+                lane = self._lanes[mailbox] = Lane(self.settings.relay_connections, 0.0)
             lane.queue.put_nowait(mail_id)
             while len(lane.senders) < lane.size:
                 lane.senders.append(asyncio.create_task(self._sender(mailbox, lane), name=f"relay-{mailbox}"))
@@ -177,6 +194,9 @@ class Worker:
     # ---- one mail ---------------------------------------------------------------------------
 
     async def _deliver(self, name: str, mail_id: str) -> None:
+        if not await self._wait_turn(name):
+            await self.outbox.release(mail_id)  # stopping: never claimed, it stays queued on disk
+            return
         claimed = await self.outbox.claim(mail_id)
         if claimed is None:
             return
@@ -204,6 +224,17 @@ class Worker:
             if not finished:  # cancelled at shutdown: it stays queued and is sent after restart
                 await self.outbox.release(mail_id)
 
+    async def _wait_turn(self, name: str) -> bool:
+        """Wait for the mailbox's pace before claiming a mail (so the wait is not in flight);
+        False when the worker stops meanwhile. A removed or disabled mailbox has no pace: its
+        mail is claimed at once and fails."""
+        if self._stopping:
+            return False
+        mailbox = await self._mailbox(name)
+        if mailbox is None or not mailbox.enabled:
+            return True
+        return await self._lane(mailbox).pace(self._stop)
+
     async def _mailbox(self, name: str) -> Mailbox | None:
         """The mailbox and its login, re-read at most every relay_poll_s (edits show up quickly)."""
         lane = self._lanes.get(name)
@@ -225,7 +256,7 @@ class Worker:
 
     def _lane(self, mailbox: Mailbox) -> Lane:
         lane = self._lanes.get(mailbox.name)
-        interval = 60.0 / rate_per_minute(mailbox)
+        interval = interval_s(mailbox)
         if lane is None:
             lane = self._lanes[mailbox.name] = Lane(self.settings.relay_connections, interval)
         lane.interval_s = interval
@@ -235,8 +266,7 @@ class Worker:
         lane = self._lane(mailbox)
         message = content  # .as_bytes(): the bytes built at enqueue
         recipients = [*record.to, *record.cc, *content.bcc]
-        await lane.pace()
-        if self._stopping:
+        if self._stopping:  # it waited for its pace (and was claimed) before: not started yet
             raise _Shutdown
         record.attempts += 1
         try:

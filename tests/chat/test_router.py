@@ -83,6 +83,15 @@ async def test_list_show_and_numbers(app: App, say: Say) -> None:
     assert "没有名为" in await say("查看邮箱 9")
 
 
+async def test_show_says_the_relay_pace(app: App, say: Say) -> None:
+    await _seed(app, "ops")
+    assert "发送速率: 不限速（默认）" in await say("查看邮箱 ops")  # custom: the organisation's own server
+    await app.mailboxes.set_rate("ops", 12, Actor(id="seed"))
+    assert "Pace: 12 a minute\n" in await say("show mailbox ops")
+    await app.mailboxes.set_rate("ops", "none", Actor(id="seed"))
+    assert "Pace: no pacing\n" in await say("show mailbox ops")
+
+
 async def test_enable_disable_default_are_audited(app: App, say: Say) -> None:
     await _seed(app, "ops", "hr")
     assert "停用" in await say("停用邮箱 hr")

@@ -153,6 +153,36 @@ def test_rate_override_is_set_shown_and_reset(cli: Callable[..., subprocess.Comp
     assert json.loads(cli("audit", "--json").stdout)[-1]["action"] == "rate"
 
 
+def test_rate_none_and_default_round_trip(cli: Cli) -> None:
+    """`none` is stored as such (no pacing), `default` goes back to the provider's: 15 for QQ, none for custom."""
+    assert cli("mailbox", "add", "--name", "q", "--account", "a@qq.com", "--password-stdin", "--no-verify",
+               stdin="code\n").returncode == 0
+    assert cli("mailbox", "add", "--name", "own", "--account", "a@corp.example", "--type", "custom", "--host",
+               "127.0.0.1", "--port", "25", "--security", "none", "--password-stdin", "--no-verify",
+               stdin="pw\n").returncode == 0
+
+    def shown(name: str) -> tuple[object, str]:
+        fields = dict(line.split(None, 1) for line in cli("mailbox", "show", name).stdout.splitlines())
+        return json.loads(cli("mailbox", "show", name, "--json").stdout)["rate_per_minute"], fields["rate_per_minute"]
+
+    assert shown("own") == (None, "none (default)")  # the organisation's own server: unpaced unless set
+    assert shown("q") == (None, "15 (default)")
+    lifted = cli("mailbox", "rate", "q", "none", "--lang", "en")
+    assert lifted.returncode == 0 and "without pacing" in lifted.stdout and "default" not in lifted.stdout
+    assert shown("q") == ("none", "none")
+    assert cli("mailbox", "rate", "own", "7").returncode == 0 and shown("own") == (7, "7")
+    assert "不限速（默认）" in cli("mailbox", "rate", "own", "default", "--lang", "zh").stdout
+    assert shown("own") == (None, "none (default)")
+    assert "15 (default)" in cli("mailbox", "rate", "q", "DEFAULT", "--lang", "en").stdout
+    assert shown("q") == (None, "15 (default)")
+    changes = [e["changes"]["rate_per_minute"] for e in json.loads(cli("audit", "--json").stdout) if e["action"] == "rate"]
+    assert changes == [[None, "none"], [None, 7], [7, None], ["none", None]]
+    listed = {m["name"]: m["rate_per_minute"] for m in json.loads(cli("mailbox", "list", "--json").stdout)}
+    assert listed == {"q": None, "own": None}
+    bad = cli("mailbox", "rate", "q", "fast", "--lang", "en")
+    assert bad.returncode == 2 and "'none'" in bad.stderr
+
+
 def test_a_bad_setting_names_its_variable_and_touches_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "MAILBOT_DATA_DIR": str(tmp_path / "data"), "MAILBOT_RELAY_KEEP_DAYS": "a month",
            "MAILBOT_HTTP_PORT": "99999"}

@@ -41,7 +41,8 @@ async def add_mailbox(app: App, name: str, server: SmtpServer, *, rate: int = 10
 
 
 async def set_rate(storage: Storage, name: str, per_minute: int) -> None:
-    """Tests and the bench lift the provider pacing (custom: 20/min) to run at full speed."""
+    """Tests and the bench set a mailbox's pace directly (custom is unpaced by default; a high rate keeps
+    the relay's token bucket in the path at full speed)."""
     table = storage.table("mailboxes")
     doc = await table.get(name)
     assert doc is not None

@@ -49,6 +49,17 @@ async def test_slow_provider_lane_has_no_burst() -> None:
         await task
 
 
+async def test_a_wait_for_the_pace_ends_when_the_worker_stops() -> None:
+    lane, stop = Lane(size=1, interval_s=60.0), asyncio.Event()  # 1/min
+    assert await lane.pace(stop)  # the first is due at once
+    waiting = asyncio.create_task(lane.pace(stop))
+    await asyncio.sleep(0.05)
+    t0 = time.monotonic()
+    stop.set()
+    assert await asyncio.wait_for(waiting, 1) is False and time.monotonic() - t0 < 0.5
+    assert await Lane(size=1, interval_s=0.0).pace() is True  # unpaced: never waits
+
+
 async def test_recent_retry_and_send_test_for_chat(smtp_server: Any, relay_factory: Any) -> None:
     server = smtp_server(data_replies=["550 5.1.1 no such user"])
     async with relay_factory(server) as relay:
