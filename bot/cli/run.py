@@ -5,6 +5,9 @@ Services plug in as *components*: an entry "module:factory" in COMPONENTS names 
 A component has `name`, `async start()` (return once serving; run long work in tasks) and
 `async stop()`. They start in order and stop in reverse. `runtime` holds the open App, the chat
 Router, and `notify_admins` for alerts (a no-op when DingTalk is not connected).
+
+The run holds `<data_dir>/run.lock` (bot.storage.lock) while it serves: a second `mailbot run` on the
+same data dir exits 2 naming the dir and the holder's pid, since both would send the same mail.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from bot.config import Settings, load_settings
 from bot.errors import MailbotError
 from bot.i18n import Text
 from bot.relay.alerts import Alert
+from bot.storage.lock import run_lock
 
 
 class Component(Protocol):
@@ -134,6 +138,11 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings, *, interactive: bool) -> int:
+    with run_lock(settings.data_dir):  # one run per data dir: a second one exits 2 (DataDirInUse)
+        return await _serve(settings, interactive=interactive)
+
+
+async def _serve(settings: Settings, *, interactive: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
