@@ -318,3 +318,52 @@ def smtp_error_from(code: str, reply: str | None, provider_type: str | None) -> 
         classes.extend(cls.__subclasses__())
     found = next((cls for cls in classes if cls.code == code), SmtpError)
     return found(reply, provider_type=provider_type)
+
+
+class StorageFailed(MailbotError, OSError):
+    """The data store refused a read or write (disk full, I/O error, read-only, busy for too long).
+
+    Raised by the storage layer for every backend failure, so callers catch one class (and, as
+    aiosmtplib's errors do, it is also the matching std exception: OSError). The write it stopped
+    landed whole or not at all; nothing committed before is lost. `kind` picks cause and fix;
+    `table` and `detail` (the engine's error name, e.g. SQLITE_FULL) are for logs and /healthz.
+    The message never holds a key or a value.
+    """
+
+    code = "storage_failed"
+    temporary: bool = True
+    KINDS: ClassVar[dict[str, tuple[Text, Text]]] = {
+        "full": (Text(zh="数据存储无法写入：磁盘已满。", en="The data store cannot write: the disk is full."),
+                 Text(zh="请清理 MAILBOT_DATA_DIR 所在磁盘的空间；已接收的内容都没有丢失，空间恢复后即可继续写入，无需重启。",
+                      en="Free space on the disk that holds MAILBOT_DATA_DIR; nothing accepted was lost, and writing "
+                         "resumes without a restart once there is room.")),
+        "io": (Text(zh="数据存储读写磁盘时出错（I/O 错误）。", en="The data store hit an I/O error reading or writing the disk."),
+               Text(zh="检查 MAILBOT_DATA_DIR 所在磁盘（dmesg、磁盘健康、网络存储连接）；已接收的内容都没有丢失。",
+                    en="Check the disk that holds MAILBOT_DATA_DIR (dmesg, disk health, network storage); nothing "
+                       "accepted was lost.")),
+        "readonly": (Text(zh="数据存储是只读的，或无法打开它的文件。",
+                          en="The data store is read-only, or its files cannot be opened."),
+                     Text(zh="确认 MAILBOT_DATA_DIR 及其中文件属于运行 mailbot 的用户且可写，所在文件系统没有以只读方式挂载。",
+                          en="Make sure MAILBOT_DATA_DIR and its files belong to the user running mailbot and are "
+                             "writable, and that the file system is not mounted read-only.")),
+        "busy": (Text(zh="数据存储正忙：另一个操作或进程占用它过久。",
+                      en="The data store is busy: another operation or process has held it too long."),
+                 Text(zh="稍后重试；若一直如此，检查是否有卡住的 mailbot 命令占用 MAILBOT_DATA_DIR。",
+                      en="Try again shortly; if it persists, look for a stuck mailbot command holding MAILBOT_DATA_DIR.")),
+        "corrupt": (Text(zh="数据存储的文件已损坏。", en="A data store file is damaged."),
+                    Text(zh="停止 mailbot，从备份恢复 MAILBOT_DATA_DIR。", en="Stop mailbot and restore MAILBOT_DATA_DIR from a backup.")),
+        "other": (Text(zh="数据存储出错。", en="The data store failed."),
+                  Text(zh="查看日志中的详情后重试；已接收的内容都没有丢失。",
+                       en="See the log for details and try again; nothing accepted was lost.")),
+    }
+
+    def __init__(self, kind: str = "other", *, table: str | None = None, detail: str | None = None) -> None:
+        self.kind = kind if kind in self.KINDS else "other"
+        self.table = table
+        self.detail = detail
+        if self.kind == "corrupt":
+            self.temporary = False
+        super().__init__(*self.KINDS[self.kind])
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {**super().to_dict(lang), "temporary": self.temporary}

@@ -1,6 +1,8 @@
 """HTTP API (aiohttp): routes only. Parse and validate with pydantic, call RelayService, answer JSON.
 
-Errors come from the one MailbotError hierarchy and map to status codes here.
+Errors come from the one MailbotError hierarchy and map to status codes here. A failing data store
+(StorageFailed) is 507 Insufficient Storage for a mail that could not be accepted, 503 elsewhere, and
+/healthz says 503 naming the store while its last write failed.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.errors import (Conflict, FieldError, InvalidInput, MailbotError, NotFound, PermissionDenied, TooLarge,
-                        Unauthorized)
+from bot.errors import (Conflict, FieldError, InvalidInput, MailbotError, NotFound, PermissionDenied, StorageFailed,
+                        TooLarge, Unauthorized)
 from bot.i18n import Text
 from bot.relay.models import STATUSES, MailRequest
 from bot.relay.service import RelayService
 from bot.relay.tokens import TokenInfo
+from bot.storage.base import StoreHealth
 
 STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = (
     (Unauthorized, 401), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409),
-    (TooLarge, 413), (InvalidInput, 422),
+    (TooLarge, 413), (InvalidInput, 422), (StorageFailed, 503),
 )
+MAILS = "/v1/mails"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OFF_LOOP_BYTES = 64 * 1024  # bodies bigger than this are parsed in a thread
 
@@ -36,6 +40,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except MailbotError as exc:
         status = next((code for cls, code in STATUS_OF if isinstance(exc, cls)), 500)
+        if isinstance(exc, StorageFailed) and request.method == "POST" and request.path == MAILS:
+            status = 507  # the mail could not be stored: not accepted (mail accepted before is safe)
         return web.json_response(exc.to_dict(_lang(request)), status=status)
 
 
@@ -93,7 +99,17 @@ class Api:
         mail = await self.relay.retry(request.match_info["id"], token)
         return web.json_response({"id": mail.id, "status": mail.status}, status=202)
 
+    @property
+    def store_health(self) -> StoreHealth:
+        return self.relay.outbox.mails.health  # the storage's, shared by all its tables
+
     async def healthz(self, request: web.Request) -> web.Response:
+        """200 ok, or 503 naming the store and its failing tables while their last write failed
+        (polled often: costs nothing while healthy; while failing, a small write is retried ≤ 1/s)."""
+        health = self.store_health
+        if (failure := await health.check()) is not None:
+            return web.json_response({**failure.to_dict(_lang(request)), "status": "failing", "store": health.store,
+                                      "tables": health.failing, "queued": self.relay.outbox.pending}, status=503)
         return web.json_response({"status": "ok", "queued": self.relay.outbox.pending})
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -107,8 +123,8 @@ def make_app(relay: RelayService) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=relay.max_mail_bytes * 2 + 65536)
     api = Api(relay)
     app.add_routes([
-        web.post("/v1/mails", api.post_mail),
-        web.get("/v1/mails", api.list_mails),
+        web.post(MAILS, api.post_mail),
+        web.get(MAILS, api.list_mails),
         web.get("/v1/mails/{id}", api.get_mail),
         web.post("/v1/mails/{id}/retry", api.retry),
         web.get("/healthz", api.healthz),

@@ -196,13 +196,13 @@ async def test_newest_and_oldest_page_in_insertion_order_without_reading_everyth
 
 
 async def test_every_table_syncs_its_commits_to_disk(tmp_path: Path) -> None:
-    """sqlitedict opens with synchronous=OFF (a commit survives a process crash, not a power cut); a
-    202 from the relay promises more, so each connection is switched to FULL."""
+    """sqlitedict's own connection runs with synchronous=OFF (a commit survives a process crash, not a
+    power cut); a 202 from the relay promises more, so each table's connection runs FULL."""
     storage = SqliteStorage(tmp_path)
     for name in ("outbox_mails", "outbox_content", "outbox_queue", "mailboxes"):
         table = storage.table(name)
         await table.put("k", {"v": 1})
-        assert table._db.conn.select_one("PRAGMA synchronous") == (2,)  # type: ignore[attr-defined]
+        assert table.locked(lambda conn: conn.execute("PRAGMA synchronous").fetchone()) == (2,)  # type: ignore[attr-defined]
     await storage.close()
 
 
