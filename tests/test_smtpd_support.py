@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import smtplib
 import subprocess
 import sys
 from collections.abc import Callable
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -23,9 +25,45 @@ GMAIL_534 = (
 )
 
 
-def client_for(server: SmtpServer, timeout: float = 2.0) -> aiosmtplib.SMTP:
+class Client(aiosmtplib.SMTP):
+    """``aiosmtplib.SMTP`` whose close leaves no socket behind, TLS or not.
+
+    aiosmtplib's ``close()`` (also run by ``async with`` after QUIT, and on
+    errors) only *starts* a TLS close: the socket is closed once the server's
+    close_notify arrives. The server sends that after its 221 reply, from its
+    own thread, so under load the test could return and pytest-asyncio close
+    the loop first; the socket then stayed open until a later test's garbage
+    collection raised "unclosed socket". ``abort()`` closes the socket on the
+    next loop turn without waiting for the server (as ``bot.smtp.session``
+    does), and leaving ``async with`` waits for that turn.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._dropped: list[Any] = []  # sockets (asyncio TransportSocket) of closed connections
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self._dropped.append(self.transport.get_extra_info("socket"))
+            self.transport.abort()
+        super().close()
+
+    async def wait_closed(self) -> None:
+        """Return once the sockets of every connection this client closed are closed."""
+        for _ in range(100):
+            if all(sock is None or sock.fileno() == -1 for sock in self._dropped):
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("client socket still open after abort()")
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await super().__aexit__(*exc_info)
+        await self.wait_closed()
+
+
+def client_for(server: SmtpServer, timeout: float = 2.0) -> Client:
     """A client using the TLS mode matching the server's security."""
-    return aiosmtplib.SMTP(
+    return Client(
         hostname=server.host,
         port=server.port,
         use_tls=server.security == "ssl",
@@ -80,7 +118,7 @@ async def test_plain_and_login_mechanisms(smtp_server: MakeServer, method: str) 
 
 async def test_starttls_offers_auth_only_after_tls(smtp_server: MakeServer) -> None:
     server = smtp_server(security="starttls", users=USERS)
-    async with aiosmtplib.SMTP(
+    async with Client(
         hostname=server.host, port=server.port, start_tls=False, timeout=2.0
     ) as client:
         await client.ehlo()
@@ -157,11 +195,10 @@ async def test_data_replies_consumed_per_message(smtp_server: MakeServer) -> Non
 @pytest.mark.parametrize("security", ["ssl", "none"])
 async def test_drop_mid_data_then_recover(smtp_server: MakeServer, security: str) -> None:
     server = smtp_server(security=security, drop_mid_data=True)
-    client = client_for(server)
-    await client.connect()
-    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-        await client.send_message(make_message("lost"))
-    assert not client.is_connected
+    async with client_for(server) as client:
+        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await client.send_message(make_message("lost"))
+        assert not client.is_connected
     async with client_for(server) as client:
         await client.send_message(make_message("kept"))
     assert [m.message["Subject"] for m in server.messages] == ["kept"]
@@ -169,11 +206,13 @@ async def test_drop_mid_data_then_recover(smtp_server: MakeServer, security: str
 
 
 async def test_delay_before_data_reply(smtp_server: MakeServer) -> None:
-    server = smtp_server(delay_s=0.5)
-    client = client_for(server, timeout=0.2)
-    await client.connect()
-    with pytest.raises(aiosmtplib.SMTPTimeoutError):
-        await client.send_message(make_message())
+    # The margin outlasts any CPU starvation of the test thread (a reply that
+    # is readable by the time the client's timer fires still wins); stop cuts
+    # the delay short.
+    server = smtp_server(delay_s=5.0)
+    async with client_for(server, timeout=0.2) as client:
+        with pytest.raises(aiosmtplib.SMTPTimeoutError):
+            await client.send_message(make_message())
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
@@ -185,16 +224,16 @@ async def test_stop_closes_open_tls_connections(security: str, tls_ca: LocalCA) 
         await client.connect()
     with pytest.raises(aiosmtplib.SMTPServerDisconnected):
         await client.noop()
+    await client.wait_closed()
     del server
     gc.collect()
 
 
 async def test_silent_server_times_out(silent_server: SilentServer) -> None:
-    client = aiosmtplib.SMTP(
-        hostname=silent_server.host, port=silent_server.port, timeout=0.5
-    )
+    client = Client(hostname=silent_server.host, port=silent_server.port, timeout=0.5)
     with pytest.raises(aiosmtplib.SMTPTimeoutError):
         await client.connect()
+    await client.wait_closed()
     assert silent_server.connections == 1
 
 
