@@ -41,8 +41,8 @@ async def uncap(table: Table, old: int) -> None:
 
 async def fill(table: Table, prefix: str = "filler") -> int:
     """Cap the table at its size and write filler rows until not even a tiny one fits: the next
-    write that needs room fails. Returns how many rows went in."""
-    await cap(table)
+    write that needs room fails. Returns the old cap (for `uncap`)."""
+    old = await cap(table)
     written = 0
     for size in (8192, 1024, 128, 8):
         while True:
@@ -52,4 +52,4 @@ async def fill(table: Table, prefix: str = "filler") -> int:
                 assert exc.kind == "full", exc.detail
                 break
             written += 1
-    return written
+    return old

@@ -95,8 +95,7 @@ async def test_reads_work_while_full_and_health_recovers_by_itself(tmp_path: Pat
     storage = SqliteStorage(tmp_path)
     table = storage.table("t")
     await table.put("a", {"v": 1})
-    old = await cap(table)
-    await fill(table)
+    old = await fill(table)
     assert await table.get("a") == {"v": 1} and (await table.oldest(1)) == [("a", {"v": 1})]
     assert (failure := await storage.health.check()) is not None and failure.kind == "full"
     assert storage.health.failing == ["t"]
