@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.errors import StorageFailed
 from bot.relay.batch import GroupCommit
 from bot.relay.models import Content, MailRecord
 from bot.storage import Storage
@@ -64,6 +65,7 @@ class Outbox:
         # Mails this process queued (new, or rescheduled after a failed attempt) and has not claimed yet.
         # Any other mail the worker claims was queued elsewhere: see accepted_here.
         self._local: set[str] = set()
+        self._unsaved: dict[str, MailRecord] = {}  # sent while the store could not record it
 
     # ---- schedule (memory) ------------------------------------------------------------------
 
@@ -209,8 +211,20 @@ class Outbox:
                 (self.queue, {}, ids),
                 (self.content, {}, ids),
             ])
-        finally:
-            self.inflight.difference_update(ids)
+        except StorageFailed:
+            # Sent, but the store cannot say so: keep them in flight (no rescan sends them again) and
+            # record them once it can (record_unsaved); only a restart before that resends them.
+            self._unsaved.update((r.id, r) for r in batch)
+            raise
+        self.inflight.difference_update(ids)
+
+    async def record_unsaved(self) -> None:
+        """Retry recording mails that were sent while the store failed (the worker calls this often)."""
+        if self._unsaved:
+            batch = list(self._unsaved.values())
+            await self._flush_sent(batch)
+            for record in batch:
+                self._unsaved.pop(record.id, None)
 
     async def retry_later(self, record: MailRecord, delay_s: float) -> None:
         record.status = "retrying"

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from bot.errors import ConnectionLost, MailbotError, NotFound, SmtpError
+from bot.errors import ConnectionLost, MailbotError, NotFound, SmtpError, StorageFailed
 from bot.i18n import Text
 from bot.mailboxes.model import Mailbox
 from bot.relay.alerts import Alert, AlertSink, LoggingSink
@@ -155,13 +155,17 @@ class Worker:
         prune_at = time.monotonic()
         while not self._stopping:
             if time.monotonic() >= rescan_at:
-                await self.outbox.rescan()
+                rescan_at = time.monotonic() + self.settings.relay_poll_s
+                try:
+                    await self.outbox.record_unsaved()
+                    await self.outbox.rescan()
+                except StorageFailed as exc:  # the store is failing: /healthz says so; try again next time
+                    log.warning("relay housekeeping: %s", exc.message("en").splitlines()[0])
                 for lane in self._lanes.values():
                     await lane.close_idle(self.settings.relay_idle_s)
-                rescan_at = time.monotonic() + self.settings.relay_poll_s
             if time.monotonic() >= prune_at:
-                await self._prune()
                 prune_at = time.monotonic() + min(PRUNE_EVERY_S, self.settings.relay_keep_days * 86400 / 10)
+                await self._prune()  # logs its own failures
             due = await self.outbox.next_due(timeout=max(0.0, rescan_at - time.monotonic()))
             if due is None:
                 continue
@@ -215,6 +219,8 @@ class Worker:
             finished = True
         except _Shutdown:
             pass  # not started when the worker stopped: released below, sent after restart
+        except StorageFailed as exc:  # not the mail's fault: it stays queued and is tried again
+            log.warning("mail %s stays queued: %s", mail_id, exc.message("en").splitlines()[0])
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the mail in limbo
             log.exception("delivery of %s failed unexpectedly", mail_id)
             await self._fail(record, InternalError(Text(zh=f"内部错误：{type(exc).__name__}",

@@ -92,3 +92,22 @@ async def test_the_relay_stops_promptly_while_the_store_is_failing(smtp_server: 
         assert took < 2.0, f"stop took {took:.2f} s"
         kept = await outbox.mails.get(body["id"])  # still to send on disk: it goes out again after restart
         assert kept is not None and kept["status"] == "retrying"
+
+
+async def test_a_mail_sent_while_its_record_cannot_land_is_sent_once(smtp_server: Any, relay_factory: Any) -> None:
+    """The send succeeded but 'sent' cannot be written: it is not sent again at every rescan, and its
+    record lands once the store can write again."""
+    server = smtp_server(data_replies=[TEMPORARY])
+    async with relay_factory(server, retry_base_s=1.0) as relay:  # rescans every 0.2 s
+        outbox = relay.component.relay.outbox
+        status, body = await relay.post(MAIL)
+        await relay.wait_status(body["id"], "retrying")
+        caps = {table: await fill(table) for table in (outbox.mails, outbox.content)}
+        await server.wait_for_messages_async(1, timeout=10.0)  # the retry went out; its record cannot land
+        await asyncio.sleep(1.5)  # several rescans
+        assert len(server.messages) == 1
+        for table, old in caps.items():
+            await uncap(table, old)
+        assert (await relay.wait_status(body["id"], "sent", timeout=10.0))["status"] == "sent"
+        await asyncio.sleep(0.5)
+        assert len(server.messages) == 1
