@@ -157,10 +157,20 @@ class Outbox:
         self._routed.discard(mail_id)
         if mail_id in self.inflight:  # never two sends of one mail at once
             return None
+        self.inflight.add(mail_id)  # before any await: a second claim of this mail meanwhile gets None
+        try:
+            claimed = await self._claim(mail_id)
+        except BaseException:
+            self.inflight.discard(mail_id)
+            raise
+        if claimed is None:
+            self.inflight.discard(mail_id)
+        return claimed
+
+    async def _claim(self, mail_id: str) -> tuple[MailRecord, Content] | None:
         cached = self._cache.pop(mail_id, None)
         if cached is not None:  # enqueued by this process and untouched since: no reads needed
             self._cache_bytes -= content_size(cached[1])
-            self.inflight.add(mail_id)
             return cached[0].model_copy(), cached[1]
         doc, raw = await asyncio.gather(self.mails.get(mail_id), self.content.get(mail_id))
         if doc is None:
@@ -178,7 +188,6 @@ class Outbox:
             record.last_error, record.error_code = CONTENT_GONE, "content_missing"
             await self.failed(record)
             return None
-        self.inflight.add(mail_id)
         return record, Content.model_validate(raw)
 
     def accepted_here(self, mail_id: str) -> bool:

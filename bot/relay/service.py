@@ -106,6 +106,7 @@ class RelayService:
         self.metrics = Metrics()
         self.max_mail_bytes = max_mail_bytes
         self._key_locks: dict[str, list[Any]] = {}  # idempotency key -> [lock, users]
+        self._retrying = asyncio.Lock()
         # Mailbox lookups are cached briefly: a mailbox disabled by another process stops taking
         # mail within `cache_s`, and ingest skips a read. Tokens are not cached: a revoke is at once.
         self._cache_s = cache_s
@@ -261,7 +262,14 @@ class RelayService:
         return await self.outbox.recent(status=status, limit=limit, mailboxes=scope)
 
     async def retry(self, mail_id: str, token: TokenInfo | None = None) -> MailRecord:
-        """Send a failed mail again with a fresh attempt budget and the same Message-ID."""
+        """Send a failed mail again with a fresh attempt budget and the same Message-ID.
+
+        One retry at a time, the status read under the lock: two presses (chat, console, API) at once
+        would both see `failed`, and the second would queue the mail again after the first sent it."""
+        async with self._retrying:
+            return await self._retry(mail_id, token)
+
+    async def _retry(self, mail_id: str, token: TokenInfo | None) -> MailRecord:
         record = await self.get(mail_id, token)
         if record.status != "failed":
             raise Conflict(Text(zh=f"邮件 {mail_id} 的状态是 {record.status}，只有 failed 的邮件可以重试。",
