@@ -19,7 +19,6 @@ from bot.i18n import Text
 from bot.relay.models import STATUSES, MailRequest
 from bot.relay.service import RelayService
 from bot.relay.tokens import TokenInfo
-from bot.storage.base import StoreHealth
 
 STATUS_OF: tuple[tuple[type[MailbotError], int], ...] = (
     (Unauthorized, 401), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409),
@@ -99,14 +98,10 @@ class Api:
         mail = await self.relay.retry(request.match_info["id"], token)
         return web.json_response({"id": mail.id, "status": mail.status}, status=202)
 
-    @property
-    def store_health(self) -> StoreHealth:
-        return self.relay.outbox.mails.health  # the storage's, shared by all its tables
-
     async def healthz(self, request: web.Request) -> web.Response:
         """200 ok, or 503 naming the store and its failing tables while their last write failed
         (polled often: costs nothing while healthy; while failing, a small write is retried ≤ 1/s)."""
-        health = self.store_health
+        health = self.relay.storage.health
         if (failure := await health.check()) is not None:
             return web.json_response({**failure.to_dict(_lang(request)), "status": "failing", "store": health.store,
                                       "tables": health.failing, "queued": self.relay.outbox.pending}, status=503)

@@ -171,13 +171,13 @@ class Router:
         title = self.wizard.title(flow, lang)
         if name in STARTS_FLOW and (msg.is_admin or not _is_admin_intent(name)):
             await self.flows.drop(key)
-            return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg)]
-        replies = await self._route(msg)
+            return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg, command)]
+        replies = await self._route(msg, command)
         return [*replies, TextReply(STILL_OPEN(lang).format(flow=title, prompt=self.wizard.waiting_for(flow, lang)))]
 
-    async def _route(self, msg: IncomingMessage) -> list[Reply]:
+    async def _route(self, msg: IncomingMessage, matched: tuple[str, dict[str, str]] | None = None) -> list[Reply]:
         lang = msg.language
-        matched = match_intent(msg.text)
+        matched = matched or match_intent(msg.text)
         if matched is None:
             guide = answer(msg.text, lang=msg.lang)
             if guide.kind != "none":

@@ -22,7 +22,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import StorageFailed
 from bot.relay.batch import GroupCommit
 from bot.relay.models import Content, MailRecord
 from bot.storage import Storage
@@ -220,7 +219,7 @@ class Outbox:
                 (self.queue, {}, ids),
                 (self.content, {}, ids),
             ])
-        except StorageFailed:
+        except Exception:
             # Sent, but the store cannot say so: keep them in flight (no rescan sends them again) and
             # record them once it can (record_unsaved); only a restart before that resends them.
             self._unsaved.update((r.id, r) for r in batch)

@@ -99,6 +99,7 @@ class RelayService:
     def __init__(self, storage: Storage, mailboxes: MailboxService, *, max_mail_bytes: int,
                  cache_s: float = 1.0, max_recipients: int = 100, template_timeout_s: float = 2.0) -> None:
         self.mailboxes = mailboxes
+        self.storage = storage
         self.outbox = Outbox(storage)
         self.tokens = TokenStore(storage)
         self.templates = TemplateStore(storage, Renderer(timeout_s=template_timeout_s, max_chars=max_mail_bytes))

@@ -26,6 +26,7 @@ from bot.storage import Storage
 log = logging.getLogger("mailbot.templates")
 CHILD = Path(__file__).with_name("render_child.py")
 BASE_MEMORY = 256 << 20  # the child's own interpreter and jinja2 stay well under this
+OFF_LOOP_BYTES = 64 * 1024
 
 
 def _bad(field: str, zh: str, en: str, example: str = "") -> InvalidInput:
@@ -41,7 +42,7 @@ class _Child:
     @classmethod
     async def start(cls, memory: int) -> _Child:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", str(CHILD), str(memory),
+            sys.executable, "-I", str(CHILD), str(memory), env={},  # no secret of the bot's environment
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         return cls(proc)
 
@@ -54,7 +55,9 @@ class _Child:
         self.proc.stdin.write(struct.pack(">I", len(request)) + request)
         await self.proc.stdin.drain()
         (length,) = struct.unpack(">I", await self.proc.stdout.readexactly(4))
-        answer: dict[str, Any] = json.loads(await self.proc.stdout.readexactly(length))
+        raw = await self.proc.stdout.readexactly(length)
+        # an answer may carry megabytes of rendered mail: decoding it would hold the loop
+        answer: dict[str, Any] = json.loads(raw) if length <= OFF_LOOP_BYTES else await asyncio.to_thread(json.loads, raw)
         return answer
 
     async def kill(self) -> None:
@@ -94,7 +97,8 @@ class Renderer:
         if self._closed:
             raise RuntimeError("renderer closed")
         request = {"op": op, "template": template.model_dump(), "variables": variables, "max_chars": self.max_chars}
-        data = await asyncio.to_thread(lambda: json.dumps(request, ensure_ascii=False, default=str).encode())
+        data = json.dumps(request, ensure_ascii=False, default=str).encode() if not variables else \
+            await asyncio.to_thread(lambda: json.dumps(request, ensure_ascii=False, default=str).encode())
         child = await self._slots.get()
         try:
             if child is None or not child.alive:
@@ -102,12 +106,17 @@ class Renderer:
                 self._all.add(child)
             try:
                 answer = await asyncio.wait_for(child.ask(data), self.timeout_s)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                died = not isinstance(exc, TimeoutError)
+            except BaseException as exc:
+                # Its answer may still come: a child interrupted mid-request never serves another one.
                 await self._discard(child)
                 child = None
-                log.warning("template %s stopped: %s", op, "renderer died" if died else f"over {self.timeout_s:g} s")
-                raise self._too_slow(field) if not died else self._too_much(field) from None
+                if isinstance(exc, TimeoutError):
+                    log.warning("template %s stopped: over %g s", op, self.timeout_s)
+                    raise self._too_slow(field) from None
+                if isinstance(exc, (asyncio.IncompleteReadError, ConnectionError)):
+                    log.warning("template %s stopped: the renderer died", op)
+                    raise self._too_much(field) from None
+                raise
         finally:
             self._slots.put_nowait(child)
         if "ok" in answer:

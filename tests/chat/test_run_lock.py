@@ -8,16 +8,7 @@ import signal
 import stat
 from pathlib import Path
 
-from tests.chat.test_shell_run import _start_run, env_for, run_bot
-
-
-async def started(proc: asyncio.subprocess.Process) -> None:
-    assert proc.stderr is not None
-    seen = b""
-    while b"Local mode" not in seen:  # the last line of a full start
-        line = await asyncio.wait_for(proc.stderr.readline(), 30)
-        assert line, seen
-        seen += line
+from tests.chat.test_shell_run import _start_run, env_for, run_bot, started
 
 
 async def stopped(proc: asyncio.subprocess.Process) -> int:

@@ -50,15 +50,21 @@ async def _start_run(env: dict[str, str]) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_run_local_mode_until_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    proc = await _start_run(env_for(tmp_path / "data", LANG="en_US.UTF-8"))
+async def started(proc: asyncio.subprocess.Process) -> bytes:
+    """What `mailbot run` printed on stderr up to its last start-up line ("Local mode")."""
     assert proc.stderr is not None
     seen = b""
     while b"Local mode" not in seen:  # after the HTTP API and console addresses
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
         assert line, seen
         seen += line
+    return seen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_run_local_mode_until_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = await _start_run(env_for(tmp_path / "data", LANG="en_US.UTF-8"))
+    seen = await started(proc)
     assert b"Web console: http://127.0.0.1:" in seen
     proc.send_signal(sig)
     assert await asyncio.wait_for(proc.wait(), 30) == 0

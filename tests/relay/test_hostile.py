@@ -121,3 +121,21 @@ def test_an_encoding_failure_is_not_blamed_on_the_server() -> None:
     error = classify(UnicodeEncodeError("ascii", "用户", 0, 1, "ordinal not in range(128)"), "rcpt", provider_type="qq")
     assert error.code == "not_encodable" and not error.temporary
     assert "Server reply" not in error.message("en") and "not the server's doing" in error.message("en")
+
+
+async def test_a_render_cancelled_midway_never_answers_another_mail() -> None:
+    """A render whose caller went away (e.g. shutdown) must not leave its answer for the next render."""
+    import asyncio as aio
+
+    from bot.relay.templates import Renderer
+
+    renderer = Renderer(timeout_s=5.0, max_chars=1 << 20, processes=1)
+    try:
+        slow = aio.ensure_future(renderer.render(InlineTemplate(subject="first", text=(
+            "{% for i in range(20000) %}{% for j in range(300) %}{% endfor %}{% endfor %}first")), {}))
+        await aio.sleep(0.3)  # the child is busy with it
+        slow.cancel()
+        second = await renderer.render(InlineTemplate(subject="second", text="second {{ n }}"), {"n": 2})
+        assert (second.subject, second.text) == ("second", "second 2")
+    finally:
+        await renderer.close()
