@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+import os
+import socket
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bot.audit import AuditLog
 from bot.config import Settings
 from bot.mailboxes import MailboxService
+from bot.relay.service import RelayService
 from bot.secrets import SecretBox
-from bot.storage import SqliteStorage, Storage
-
-if TYPE_CHECKING:
-    from bot.relay.service import RelayService
+from bot.storage import Storage, open_storage
 
 
 @dataclass
@@ -24,7 +23,7 @@ class App:
     storage: Storage
     box: SecretBox
     mailboxes: MailboxService
-    relay: "RelayService | None" = None  # created by bot.relay.component.relay_service on first use
+    relay: RelayService  # one per App: the chat commands, the CLI and the API share its counters
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
 
     @property
@@ -34,15 +33,22 @@ class App:
 
 @asynccontextmanager
 async def open_app(settings: Settings) -> AsyncIterator[App]:
-    storage = SqliteStorage(settings.data_dir)
+    storage = open_storage(settings)
     try:
+        await storage.open()
         box = await SecretBox.open(storage, settings.data_dir, settings.secret_key)
         service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s)
-        app = App(settings=settings, storage=storage, box=box, mailboxes=service)
+        s = settings
+        run_id = uuid.uuid4().hex
+        # The embedded store has one `mailbot run` (run.lock): its leases are its own after a restart.
+        owner = "local" if s.database_url is None else f"{socket.gethostname()}-{os.getpid()}-{run_id[:8]}"
+        relay = RelayService(storage, service, max_mail_bytes=s.max_mail_bytes, cache_s=s.relay_poll_s,
+                             max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s,
+                             owner=owner, lease_s=s.relay_lease_s)
+        app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay, run_id=run_id)
         try:
             yield app
         finally:
-            if app.relay is not None:
-                await app.relay.close()
+            await relay.close()
     finally:
         await storage.close()

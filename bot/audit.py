@@ -58,14 +58,10 @@ class AuditLog:
         return [AuditEntry.model_validate(v) for _, v in rows]
 
     async def page(self, limit: int, before: int | None = None) -> tuple[list[AuditEntry], int]:
-        """Newest first, up to `limit` entries from just below position `before` (None: the newest).
+        """Newest first, up to `limit` entries older than cursor `before` (None: the newest).
 
-        Positions count from the oldest entry (the log is append-only), so a page does not shift
-        while entries are added. Also returns the cursor for the next, older page: 0 when none.
+        Keyset paging: a page does not shift while entries are added, and costs `limit` rows however
+        deep it is. Also returns the cursor for the next, older page: 0 when none.
         """
-        while True:
-            total = await self._table.count()
-            end = total if before is None else max(0, min(before, total))
-            rows = await self._table.newest(min(limit, end), total - end) if end else []
-            if await self._table.count() == total:  # nothing was added meanwhile: positions held
-                return [AuditEntry.model_validate(v) for _, v in rows], end - len(rows)
+        page = await self._table.scan(limit, reverse=True, after=before)
+        return [AuditEntry.model_validate(v) for _, v in page.rows], page.cursor or 0

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MAILBOT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./data")
+    # storage (issue 13): unset, the embedded store in data_dir; postgresql://user:pass@host:port/db, PostgreSQL
+    database_url: SecretStr | None = None
+    relay_lease_s: float = Field(60.0, ge=5)  # a claimed mail is another instance's to send once this runs out
     secret_key: SecretStr | None = None
     smtp_timeout_s: float = Field(15.0, gt=0)
     admins: str = ""

@@ -352,6 +352,12 @@ class StorageFailed(MailbotError, OSError):
                       en="Try again shortly; if it persists, look for a stuck mailbot command holding MAILBOT_DATA_DIR.")),
         "corrupt": (Text(zh="数据存储的文件已损坏。", en="A data store file is damaged."),
                     Text(zh="停止 mailbot，从备份恢复 MAILBOT_DATA_DIR。", en="Stop mailbot and restore MAILBOT_DATA_DIR from a backup.")),
+        "unavailable": (Text(zh="无法连接数据库（MAILBOT_DATABASE_URL）：服务器未运行、正在重启或拒绝连接。",
+                             en="The database (MAILBOT_DATABASE_URL) cannot be reached: the server is down, "
+                                "restarting or refusing connections."),
+                        Text(zh="检查数据库服务器及网络；已接收的内容都没有丢失，服务器恢复后 mailbot 会自动重连。",
+                             en="Check the database server and the network; nothing accepted was lost, and mailbot "
+                                "reconnects by itself once the server is back.")),
         "other": (Text(zh="数据存储出错。", en="The data store failed."),
                   Text(zh="查看日志中的详情后重试；已接收的内容都没有丢失。",
                        en="See the log for details and try again; nothing accepted was lost.")),

@@ -23,7 +23,6 @@ from bot.chat.text import T
 from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
 from bot.mailboxes import Mailbox
 from bot.relay.alerts import Alert
-from bot.relay.service import relay_service
 from cards import (
     CARDS,
     Action,
@@ -206,7 +205,7 @@ class Cards:
         admins = sorted(self.app.settings.admin_ids)
         if not event.mail_id or not self.template_id("alert") or not admins:
             return []
-        mail = await relay_service(self.app).get(event.mail_id)
+        mail = await self.app.relay.get(event.mail_id)
         params = alert_params(lang, mail_id=mail.id, mailbox=event.mailbox, recipients=mail.to, subject=mail.subject,
                               error=event.error())
         fallback = MarkdownReply(title=event.title(lang), text=event.markdown(lang))
@@ -353,7 +352,7 @@ class Cards:
             elif kind == Action.MAIL_RETRY:
                 mail_id = action.params.get("mail_id", "")
                 try:
-                    await relay_service(self.app).retry(mail_id)
+                    await self.app.relay.retry(mail_id)
                 except MailbotError as exc:
                     result.ack = self._notice(track, record, exc.message(lang))
                 else:

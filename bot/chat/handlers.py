@@ -12,7 +12,6 @@ from bot.chat.wizard import Wizard, error_lines, summary
 from bot.display import shorten
 from bot.errors import MailbotError
 from bot.mailboxes.model import Mailbox
-from bot.relay.service import relay_service
 
 Handler = Callable[["Commands", IncomingMessage, dict[str, str], str], Awaitable[list[Reply]]]
 
@@ -123,7 +122,7 @@ class Commands:
     # -- relay ------------------------------------------------------------------------------------
 
     async def outbox(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
-        records = await relay_service(self.app).recent(limit=10)
+        records = await self.app.relay.recent(limit=10)
         if not records:
             return [TextReply(T(zh="还没有经中继发送的邮件。", en="No mail has gone through the relay yet.")(lang))]
         more = T(zh="另有 {n} 个", en="+{n} more")(lang)
@@ -134,13 +133,13 @@ class Commands:
         return [MarkdownReply(title=T(zh="发送记录", en="Outbox")(lang), text="\n".join([*lines, "", hint]))]
 
     async def retry(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
-        record = await relay_service(self.app).retry(args["id"])
+        record = await self.app.relay.retry(args["id"])
         return [TextReply(T(zh=f"已重新排队邮件 {record.id}（同一 Message-ID）。",
                             en=f"Mail {record.id} is queued again (same Message-ID).")(lang))]
 
     async def send_test(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
         name = await self.resolve(args["n"])
-        [record] = await relay_service(self.app).send_test(1, args["to"], mailbox=name)
+        [record] = await self.app.relay.send_test(1, args["to"], mailbox=name)
         return [TextReply(T(zh=f"测试邮件已进入发件队列：{record.id}，发送“发送记录”查看状态。",
                             en=f"Test mail queued as {record.id}; send 'outbox' to see its status.")(lang))]
 

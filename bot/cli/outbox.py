@@ -8,7 +8,6 @@ from bot.app import open_app
 from bot.cli.common import print_fields, print_json, table
 from bot.config import load_settings
 from bot.display import shorten
-from bot.relay.service import relay_service
 from bot.relay.models import STATUSES
 
 RECIPIENT_COLUMNS = 50  # a list of 100 recipients stays one readable line: "a@x.com, b@x.com +98 more"
@@ -33,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 async def _list(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        mails = await relay_service(app).recent(status=args.status, limit=args.limit)
+        mails = await app.relay.recent(status=args.status, limit=args.limit)
     if args.json:
         print_json([m.view() for m in mails])
     else:
@@ -46,7 +45,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _show(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        mail = await relay_service(app).get(args.id)
+        mail = await app.relay.get(args.id)
     if args.json:
         print_json(mail.view())
     else:
@@ -56,6 +55,6 @@ async def _show(args: argparse.Namespace) -> int:
 
 async def _retry(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        mail = await relay_service(app).retry(args.id)
+        mail = await app.relay.retry(args.id)
     print(f"{mail.id} {mail.status}")
     return 0

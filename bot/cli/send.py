@@ -11,7 +11,6 @@ from pathlib import Path
 from bot.app import open_app
 from bot.cli.common import print_json
 from bot.config import load_settings
-from bot.relay.service import relay_service
 from bot.relay.models import MailRequest
 
 
@@ -40,7 +39,7 @@ async def _send(args: argparse.Namespace) -> int:
         "variables": dict(v.partition("=")[::2] for v in args.var),
     })
     async with open_app(load_settings()) as app:
-        record, _ = await relay_service(app).submit(request)
+        record, _ = await app.relay.submit(request)
     if args.json:
         print_json({"id": record.id, "status": record.status, "message_id": record.message_id})
     else:

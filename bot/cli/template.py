@@ -14,7 +14,6 @@ from bot.app import open_app
 from bot.cli.common import fail, print_json, table
 from bot.config import load_settings
 from bot.relay.models import InlineTemplate
-from bot.relay.service import relay_service
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,14 +54,14 @@ async def _add(args: argparse.Namespace) -> int:
     if template is None:
         return fail("--subject is required for a plain body file", 2)
     async with open_app(load_settings()) as app:
-        await relay_service(app).templates.add(args.name, template)
+        await app.relay.templates.add(args.name, template)
     print(f"saved template {args.name}")
     return 0
 
 
 async def _list(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        docs = await relay_service(app).templates.list()
+        docs = await app.relay.templates.list()
     if args.json:
         print_json(docs)
     else:
@@ -73,7 +72,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _show(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        doc = await relay_service(app).templates.show(args.name)
+        doc = await app.relay.templates.show(args.name)
     if args.json:
         print_json(doc)
     else:
@@ -86,6 +85,6 @@ async def _show(args: argparse.Namespace) -> int:
 
 async def _remove(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        await relay_service(app).templates.remove(args.name)
+        await app.relay.templates.remove(args.name)
     print(f"removed template {args.name}")
     return 0

@@ -17,7 +17,6 @@ from aiohttp import web
 from bot.adapters.http import make_app
 from bot.app import App
 from bot.relay.alerts import AlertSink, LoggingSink, NotifySink
-from bot.relay.service import relay_service
 from bot.relay.worker import Worker
 
 log = logging.getLogger("mailbot.relay")
@@ -31,7 +30,7 @@ class RelayComponent:
 
     def __init__(self, app: App, alerts: AlertSink | None = None) -> None:
         self.app = app
-        self.relay = relay_service(app)
+        self.relay = app.relay
         self.worker = Worker(self.relay, app.settings, alerts or LoggingSink())
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

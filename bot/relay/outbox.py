@@ -1,40 +1,41 @@
-"""Durable outbox: three tables, and an in-memory schedule rebuilt from them at start.
+"""Durable outbox: four tables written in one transaction per step, and leased claims.
 
-- `outbox_mails`: id → MailRecord (status, attempts, errors; small).
+- `outbox_mails`: id → MailRecord (status, attempts, errors; small), indexed by status so a listing
+  of failed mail reads failed mail only.
 - `outbox_content`: id → Content, kept until the mail is sent (a failed mail can be retried).
-- `outbox_queue`: id → {due, at, mailbox}: only mails still to send, so the worker's scan is
-  O(pending), and it can route a due mail to its mailbox's lane without reading the record.
+- `outbox_queue`: id → {due, at, mailbox, origin, lease, owner}: only mails still to send. It is a
+  Queue: the worker reads what is due in bounded batches and claims it with a lease, so its cost
+  follows the mail that is due, not the mail that waits, and several processes share it.
 - `outbox_idempotency`: (token, key) → {id, hash} of the mail a client's idempotency key named.
+- `outbox_pace`: mailbox → {next_at}: the pace of each mailbox, shared by every process.
 
-Write order makes every crash point safe: content, then queue, then the idempotency key, then the
-record on enqueue (a queue entry without a record is dropped at load, and a key without a record
-is taken as unused: the client never got its 202, and its retry is enqueued once); the record, then
-the queue entry on completion (a queue entry of a sent mail is dropped at load). `sending` is
-never stored: a mail in flight at a crash is still `queued`/`retrying` and is sent again after
-restart, with its stored Message-ID.
+The four outbox tables share a group, so each step is one transaction: an enqueue writes content,
+queue entry, idempotency key and record at once (a crash leaves all or none, so a client's retry of
+a mail that got no 202 sends it once); a completion writes the record and drops the queue entry and
+content at once. `sending` is never stored: a mail in flight at a crash is still `queued`/`retrying`
+with a lease, which runs out, and it is sent again with its stored Message-ID.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.errors import StorageFailed
 from bot.relay.batch import GroupCommit
 from bot.relay.models import Content, MailRecord
 from bot.storage import Storage
 
 PENDING = ("queued", "retrying")
-CACHE_MAX = 64 * 1024 * 1024
+CACHE_MAX = 16 * 1024 * 1024  # mails enqueued here, kept until claimed: the hot path skips two reads
+CACHE_COUNT = 1024
 CACHE_ITEM_MAX = 1024 * 1024
-
-
-def content_size(content: Content) -> int:
-    return len(content.raw_b64)
 ORPHAN_AGE_S = 300.0
 PRUNE_PAGE = 500
+PACE_TRIES = 20
 CONTENT_GONE = "content_missing: the mail's content was deleted (MAILBOT_RELAY_KEEP_DAYS); post it again"
 
 
@@ -42,73 +43,104 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def content_size(content: Content) -> int:
+    return len(content.raw_b64)
+
+
+def slots(next_at: float, interval_s: float, n: int, at: float) -> tuple[list[float], float]:
+    """`n` send times at one per `interval_s` (a token bucket with a burst of one second's share),
+    and the new `next_at`: slow providers (20/min) get strict spacing, fast ones are not held to
+    timer granularity."""
+    burst = max(1, int(1.0 / interval_s))
+    start = max(at - (burst - 1) * interval_s, next_at)
+    return [start + k * interval_s for k in range(n)], start + n * interval_s
+
+
 class Outbox:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, owner: str = "local", lease_s: float = 60.0) -> None:
         self._storage = storage
-        self.mails = storage.table("outbox_mails")
-        self.content = storage.table("outbox_content")
-        self.queue = storage.table("outbox_queue")
-        self.idempotency = storage.table("outbox_idempotency")
-        self._heap: list[tuple[float, str, str]] = []  # (due, id, mailbox)
-        self._scheduled: set[str] = set()  # on the timetable
-        self._routed: set[str] = set()  # taken off it, waiting for a sender to claim it
-        self.inflight: set[str] = set()
+        self.owner = owner  # whose leases these are: one per `mailbot run`
+        self.origin = uuid.uuid4().hex  # this process, in the entries it counted as accepted
+        self.lease_s = lease_s
+        self.mails = storage.table("outbox_mails", group="outbox", indexed=("status",))
+        self.content = storage.table("outbox_content", group="outbox")
+        self.queue = storage.queue("outbox_queue", group="outbox", indexed=("mailbox",))
+        self.idempotency = storage.table("outbox_idempotency", group="outbox")
+        self.pace = storage.table("outbox_pace")
+        self.inflight: set[str] = set()  # claimed by this process (its lease is ours)
+        self.pending = 0  # mails to send, as last counted (and kept up to date between counts)
         self._wake = asyncio.Event()
         self._adds = GroupCommit(self._flush_adds, linger_s=0.001)
         # Completions wait a little longer: nobody waits on them (the connection is already free).
         self._sents = GroupCommit(self._flush_sent, linger_s=0.01)
-        # Mails this process enqueued, until claimed: the hot path skips two reads per mail.
-        # Safe because nothing else changes a pending mail (retry only applies to failed ones).
+        # Mails this process enqueued, until claimed: the hot path skips two reads per mail. Safe
+        # because nothing else changes a pending mail (retry only applies to failed ones). Bounded.
         self._cache: dict[str, tuple[MailRecord, Content]] = {}
         self._cache_bytes = 0
-        # Mails this process queued (new, or rescheduled after a failed attempt) and has not claimed yet.
-        # Any other mail the worker claims was queued elsewhere: see accepted_here.
-        self._local: set[str] = set()
         self._unsaved: dict[str, MailRecord] = {}  # sent while the store could not record it
 
-    # ---- schedule (memory) ------------------------------------------------------------------
+    # ---- taking work --------------------------------------------------------------------------
 
-    def schedule(self, mail_id: str, due: float, mailbox: str) -> None:
-        """Put a mail on the in-memory timetable (idempotent; in-flight mails are left alone)."""
-        if mail_id in self._scheduled or mail_id in self._routed or mail_id in self.inflight:
+    async def claim(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Lease up to `limit` due mails to this process: (id, queue entry) each."""
+        taken = await self.queue.claim(time.time(), limit, self.owner, self.lease_s)
+        self.inflight.update(mail_id for mail_id, _ in taken)
+        return taken
+
+    async def wait(self, timeout: float) -> None:
+        """Until mail may be due: `timeout`, the earliest due, a local enqueue or `wake()`, or another
+        process's enqueue where the store can tell (PostgreSQL)."""
+        due = await self.queue.next_due()
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - time.time()))
+        if timeout <= 0 or self._wake.is_set():
+            self._wake.clear()
             return
-        self._scheduled.add(mail_id)
-        heapq.heappush(self._heap, (due, mail_id, mailbox))
-        self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._scheduled) + len(self._routed) + len(self.inflight)
-
-    async def rescan(self) -> None:
-        """Pick up mail queued or retried by another process (CLI); cheap: queue docs are tiny."""
-        for mail_id, doc in await self.queue.items():
-            if mail_id not in self._local:  # ours are scheduled by add(); taken here too, one could go out twice
-                self.schedule(mail_id, float(doc.get("due", 0)), str(doc.get("mailbox", "")))
-
-    async def next_due(self, timeout: float) -> tuple[str, str] | None:
-        """The next mail whose time has come; None after `timeout`, or as soon as `wake()` says
-        something changed (new mail, shutdown): the caller then looks again."""
-        if (due := self._pop_due()) is not None:
-            return due
-        wait = min(self._heap[0][0] - time.time(), timeout) if self._heap else timeout
-        if wait > 0:
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
+        woken = asyncio.ensure_future(self._wake.wait())
+        heard = asyncio.ensure_future(self.queue.changed(timeout))
+        try:
+            await asyncio.wait([woken, heard], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (woken, heard):
+                task.cancel()
+            await asyncio.gather(woken, heard, return_exceptions=True)
         self._wake.clear()  # only once seen: a wake() while the caller was busy elsewhere is not lost
-        return self._pop_due()
-
-    def _pop_due(self) -> tuple[str, str] | None:
-        if self._heap and self._heap[0][0] <= time.time():
-            _, mail_id, mailbox = heapq.heappop(self._heap)
-            self._scheduled.discard(mail_id)
-            self._routed.add(mail_id)
-            return mail_id, mailbox
-        return None
 
     def wake(self) -> None:
+        self._wake.set()
+
+    async def recover(self) -> None:
+        """At start: leases this owner held before a crash are free again (the embedded store's
+        owner is the same across restarts; a PostgreSQL instance's leases run out instead)."""
+        await self.queue.recover(self.owner)
+        self.pending = await self.queue.count()
+
+    async def take_slots(self, mailbox: str, interval_s: float, n: int) -> list[float]:
+        """Reserve `n` send times in the mailbox's pace, shared by every process (compare-and-set)."""
+        for _ in range(PACE_TRIES):
+            doc = await self.pace.get(mailbox)
+            times, next_at = slots(float(doc["next_at"]) if doc else 0.0, interval_s, n, time.time())
+            if await self.pace.put_if(mailbox, {"next_at": next_at, "interval_s": interval_s}, doc):
+                return times
+        raise StorageFailed("busy", table="outbox_pace", detail="pace contention")
+
+    async def check_pace(self, mailbox: str, interval_s: float) -> None:
+        """The mailbox's rate is now `interval_s`: if its queue was paced at another rate (by this
+        run or an earlier one), its mail deferred to the old pace is due now, to be paced anew."""
+        doc = await self.pace.get(mailbox)
+        if doc is None or float(doc.get("interval_s", -1)) == interval_s:
+            return
+        await self.pace.put_if(mailbox, None, doc)
+        free: dict[str, float] = {}
+        cursor = None
+        while True:
+            page = await self.queue.scan(PRUNE_PAGE, after=cursor, where={"mailbox": mailbox})
+            free.update((mail_id, 0.0) for mail_id, entry in page.rows
+                        if not entry.get("lease") and float(entry.get("due", 0)) > time.time())
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+        await self.queue.reschedule(free)
         self._wake.set()
 
     # ---- durable state ----------------------------------------------------------------------
@@ -116,28 +148,29 @@ class Outbox:
     async def add(self, record: MailRecord, content: Content,
                   idempotency: tuple[str, dict[str, Any]] | None = None) -> None:
         """Durable when this returns (group-committed with concurrent enqueues), with its idempotency
-        key if it has one: the key lands before the record, so no crash point leaves a 202'd mail
-        without its key (the client's retry would send it twice)."""
-        self._local.add(record.id)  # before the commit: a rescan may see the mail before add() returns
-        try:
-            await self._adds.submit((record, content, idempotency))
-        except BaseException:
-            self._local.discard(record.id)
-            raise
-        if content_size(content) <= CACHE_ITEM_MAX and self._cache_bytes < CACHE_MAX:
+        key if it has one, in one transaction."""
+        await self._adds.submit((record, content, idempotency))
+        self.pending += 1
+        if (content_size(content) <= CACHE_ITEM_MAX and self._cache_bytes < CACHE_MAX
+                and len(self._cache) < CACHE_COUNT):
             self._cache[record.id] = (record, content)
             self._cache_bytes += content_size(content)
-        self.schedule(record.id, 0.0, record.mailbox)
+        self._wake.set()
 
     async def _flush_adds(self, batch: list[tuple[MailRecord, Content, tuple[str, dict[str, Any]] | None]]) -> None:
         at = time.time()
         keys = dict(key for _, _, key in batch if key is not None)
-        await self._storage.write_in_order([
+        await self._storage.transaction([
             (self.content, {r.id: c.model_dump(mode="json") for r, c, _ in batch}, ()),
-            (self.queue, {r.id: {"due": 0.0, "at": at, "mailbox": r.mailbox} for r, _, _ in batch}, ()),
-            *([(self.idempotency, keys, ())] if keys else []),
+            (self.queue, {r.id: self._entry(r, 0.0, at, self.origin) for r, _, _ in batch}, ()),
+            (self.idempotency, keys, ()),
             (self.mails, {r.id: r.model_dump(mode="json") for r, _, _ in batch}, ()),
         ])
+
+    @staticmethod
+    def _entry(record: MailRecord, due: float, at: float, origin: str) -> dict[str, Any]:
+        """A queue entry: `origin` is the process that counted the mail as accepted ("" for none)."""
+        return {"due": due, "at": at, "mailbox": record.mailbox, "origin": origin, "lease": 0, "owner": ""}
 
     async def has_content(self, mail_id: str) -> bool:
         return await self.content.get(mail_id) is not None
@@ -151,37 +184,24 @@ class Outbox:
             record.status = "sending"
         return record
 
-    async def claim(self, mail_id: str) -> tuple[MailRecord, Content] | None:
-        """Mark a due mail in flight; stale ids (sent, failed, gone) are cleaned up and skipped."""
-        self._routed.discard(mail_id)
-        if mail_id in self.inflight:  # never two sends of one mail at once
-            return None
-        self.inflight.add(mail_id)  # before any await: a second claim of this mail meanwhile gets None
-        try:
-            claimed = await self._claim(mail_id)
-        except BaseException:
-            self.inflight.discard(mail_id)
-            raise
-        if claimed is None:
-            self.inflight.discard(mail_id)
-        return claimed
-
-    async def _claim(self, mail_id: str) -> tuple[MailRecord, Content] | None:
+    async def load(self, mail_id: str) -> tuple[MailRecord, Content] | None:
+        """The record and content of a mail this process claimed; None (and the claim given up)
+        for one that is gone, finished or not yet fully written."""
         cached = self._cache.pop(mail_id, None)
         if cached is not None:  # enqueued by this process and untouched since: no reads needed
             self._cache_bytes -= content_size(cached[1])
             return cached[0].model_copy(), cached[1]
         doc, raw = await asyncio.gather(self.mails.get(mail_id), self.content.get(mail_id))
-        if doc is None:
-            # Either a crash between queue and record (the client got no 202), or another process
-            # is enqueueing right now: drop it only once it is clearly old.
+        if doc is None:  # only from a store written by an older version (writes are one transaction now)
             entry = await self.queue.get(mail_id)
             if entry is not None and time.time() - float(entry.get("at", 0)) > ORPHAN_AGE_S:
                 await self.queue.delete(mail_id)
+            await self.release(mail_id)
             return None
         record = MailRecord.model_validate(doc)
         if record.status not in PENDING:
             await self.queue.delete(mail_id)
+            self.inflight.discard(mail_id)
             return None
         if raw is None:  # only after a crash mid-prune, then a retry: fail it visibly, never loop on it
             record.last_error, record.error_code = CONTENT_GONE, "content_missing"
@@ -189,21 +209,30 @@ class Outbox:
             return None
         return record, Content.model_validate(raw)
 
-    def accepted_here(self, mail_id: str) -> bool:
-        """Whether this process queued the mail it just claimed; False for mail queued by another
-        process (`mailbot send`, `mailbot outbox retry`), left by an earlier run, or retried."""
-        if mail_id in self._local:
-            self._local.discard(mail_id)
-            return True
-        return False
-
-    async def release(self, mail_id: str) -> None:
-        """Give a routed or in-flight mail back untouched (shutdown): it is sent after restart."""
-        self._routed.discard(mail_id)
+    async def release(self, mail_id: str, due: float | None = None) -> None:
+        """Give a claimed mail back untouched (shutdown, or deferred to `due` for its pace)."""
         self.inflight.discard(mail_id)
+        await self.queue.release({mail_id: due}, self.owner)
+
+    async def release_all(self, mail_ids: dict[str, float | None]) -> None:
+        self.inflight.difference_update(mail_ids)
+        if mail_ids:
+            await self.queue.release(mail_ids, self.owner)
+
+    async def defer(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Put claimed mails back with new queue entries (due at their send time); rewriting them is
+        safe because this process holds their leases."""
+        await self.queue.write({mail_id: {**entry, "lease": 0, "owner": ""} for mail_id, entry in entries.items()})
+        self.inflight.difference_update(entries)
+
+    async def renew(self) -> None:
+        """Extend the leases of the mails this process holds (the worker calls this well within a lease)."""
+        held = set(self.inflight) - set(self._unsaved)
+        if held:
+            await self.queue.renew(held, self.owner, self.lease_s)
 
     async def sent(self, record: MailRecord) -> None:
-        """Group commit: completions that finish together share one transaction per table.
+        """Group commit: completions that finish together share one transaction.
 
         A crash before the commit only means the mail is sent again (same Message-ID), which is
         the in-flight case the design allows.
@@ -214,48 +243,59 @@ class Outbox:
     async def _flush_sent(self, batch: list[MailRecord]) -> None:
         ids = [r.id for r in batch]
         try:
-            await self._storage.write_in_order([
+            await self._storage.transaction([
                 (self.mails, {r.id: r.model_dump(mode="json") for r in batch}, ()),
                 (self.queue, {}, ids),
                 (self.content, {}, ids),
             ])
         except Exception:
-            # Sent, but the store cannot say so: keep them in flight (no rescan sends them again) and
-            # record them once it can (record_unsaved); only a restart before that resends them.
+            # Sent, but the store cannot say so: keep them in flight and leased (nobody sends them
+            # again) and record them once it can (record_unsaved); only a restart before that resends them.
             self._unsaved.update((r.id, r) for r in batch)
             raise
         self.inflight.difference_update(ids)
+        self.pending = max(0, self.pending - len(ids))
 
     async def record_unsaved(self) -> None:
         """Retry recording mails that were sent while the store failed (the worker calls this often)."""
         if self._unsaved:
             batch = list(self._unsaved.values())
+            await self.queue.renew([r.id for r in batch], self.owner, self.lease_s)
             await self._flush_sent(batch)
             for record in batch:
                 self._unsaved.pop(record.id, None)
 
     async def retry_later(self, record: MailRecord, delay_s: float) -> None:
         record.status = "retrying"
-        due = time.time() + delay_s
-        await self.mails.put(record.id, record.model_dump(mode="json"))
-        await self.queue.put(record.id, {"due": due, "at": time.time(), "mailbox": record.mailbox})
+        at = time.time()
+        await self._storage.transaction([
+            (self.mails, {record.id: record.model_dump(mode="json")}, ()),
+            (self.queue, {record.id: self._entry(record, at + delay_s, at, self.origin)}, ()),  # lease ends
+        ])
         self.inflight.discard(record.id)
-        self._local.add(record.id)
-        self.schedule(record.id, due, record.mailbox)
 
     async def failed(self, record: MailRecord) -> None:
         record.status, record.failed_at = "failed", now()
-        await self.mails.put(record.id, record.model_dump(mode="json"))
-        await self.queue.delete(record.id)
+        await self._storage.transaction([
+            (self.mails, {record.id: record.model_dump(mode="json")}, ()),
+            (self.queue, {}, [record.id]),
+        ])
         self.inflight.discard(record.id)
+        self.pending = max(0, self.pending - 1)
 
     async def requeue(self, record: MailRecord) -> MailRecord:
-        """A failed mail gets a fresh attempt budget (same Message-ID)."""
+        """A failed mail gets a fresh attempt budget (same Message-ID); counted as accepted again."""
         record = record.model_copy(update={"status": "queued", "attempts": 0, "queued_at": now()})
-        await self.queue.put(record.id, {"due": 0.0, "at": time.time(), "mailbox": record.mailbox})
-        await self.mails.put(record.id, record.model_dump(mode="json"))
-        self.schedule(record.id, 0.0, record.mailbox)
+        await self._storage.transaction([
+            (self.queue, {record.id: self._entry(record, 0.0, time.time(), "")}, ()),
+            (self.mails, {record.id: record.model_dump(mode="json")}, ()),
+        ])
+        self.pending += 1
+        self._wake.set()
         return record
+
+    async def count_pending(self) -> None:
+        self.pending = await self.queue.count()
 
     async def prune(self, before: datetime) -> list[MailRecord]:
         """Delete mail sent or failed before `before`, with any content left; return what went.
@@ -265,21 +305,19 @@ class Outbox:
         mail that finished out of order waits for a later run.
         """
         old: list[MailRecord] = []
-        offset = 0
+        cursor = None
         while True:
-            rows = await self.mails.oldest(PRUNE_PAGE, offset)
-            found = [MailRecord.model_validate(doc) for mail_id, doc in rows if self._expired(mail_id, doc, before)]
+            page = await self.mails.scan(PRUNE_PAGE, after=cursor)
+            found = [MailRecord.model_validate(doc) for mail_id, doc in page.rows if self._expired(mail_id, doc, before)]
             old += found
-            if not found or len(rows) < PRUNE_PAGE:
+            if not found or page.cursor is None:
                 break
-            offset += PRUNE_PAGE
-        # Retried meanwhile (this process puts a retried mail on the timetable before it returns).
-        old = [r for r in old if r.id not in self._scheduled and r.id not in self._routed and r.id not in self.inflight]
+            cursor = page.cursor
         if old:
             ids = [r.id for r in old]
-            # Content first: a crash in between leaves a record without content, which only a retry
-            # reads, and it reports the mail as gone.
-            await self._storage.write_in_order([(self.content, {}, ids), (self.mails, {}, ids)])
+            # Content first in the same transaction. RelayService holds its retry lock meanwhile, so
+            # no retry of this process turns one of them pending again before they go.
+            await self._storage.transaction([(self.content, {}, ids), (self.mails, {}, ids)])
         return old
 
     def _expired(self, mail_id: str, doc: dict[str, Any], before: datetime) -> bool:
@@ -293,18 +331,19 @@ class Outbox:
                      mailboxes: Any = None) -> list[MailRecord]:
         """The newest `limit` matching mails, newest first.
 
-        Pages back through the records in insertion order, so a listing costs about `limit` reads
-        however many mails are kept (the console polls this twice a second).
+        Keyset pages back through the records (of that status only, by its index), so a listing
+        costs about `limit` reads however many mails are kept (the console polls this twice a second).
         """
+        if status == "sending":
+            records = [r for r in [await self.get(i) for i in list(self.inflight)] if r is not None]
+            records = [r for r in records if r.status == "sending" and (mailboxes is None or mailboxes(r.mailbox))]
+            return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+        where = {"status": status} if status else None
         records: list[MailRecord] = []
-        seen: set[str] = set()  # a mail added between two pages shifts rows: never list one twice
-        offset, page = 0, max(100, 2 * limit)
+        cursor, page_size = None, max(100, 2 * limit)
         while len(records) < limit:
-            rows = await self.mails.newest(page, offset)
-            for mail_id, doc in rows:
-                if mail_id in seen:
-                    continue
-                seen.add(mail_id)
+            page = await self.mails.scan(page_size, after=cursor, reverse=True, where=where)
+            for mail_id, doc in page.rows:
                 record = MailRecord.model_validate(doc)
                 if mail_id in self.inflight and record.status in PENDING:
                     record.status = "sending"
@@ -313,8 +352,8 @@ class Outbox:
                 records.append(record)
                 if len(records) == limit:
                     break
-            if len(rows) < page:
+            if page.cursor is None:
                 break
-            offset += page
+            cursor = page.cursor
         records.sort(key=lambda r: r.created_at, reverse=True)
         return records

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -31,8 +31,6 @@ from bot.relay.mime import build_bytes
 from bot.smtp.message import new_message_id
 from bot.storage import Storage
 
-if TYPE_CHECKING:
-    from bot.app import App
 
 
 def _field(field: str, zh: str, en: str, example: str = "") -> FieldError:
@@ -97,10 +95,11 @@ def body_hash(request: MailRequest) -> str:
 
 class RelayService:
     def __init__(self, storage: Storage, mailboxes: MailboxService, *, max_mail_bytes: int,
-                 cache_s: float = 1.0, max_recipients: int = 100, template_timeout_s: float = 2.0) -> None:
+                 cache_s: float = 1.0, max_recipients: int = 100, template_timeout_s: float = 2.0,
+                 owner: str = "local", lease_s: float = 60.0) -> None:
         self.mailboxes = mailboxes
         self.storage = storage
-        self.outbox = Outbox(storage)
+        self.outbox = Outbox(storage, owner, lease_s)
         self.tokens = TokenStore(storage)
         self.templates = TemplateStore(storage, Renderer(timeout_s=template_timeout_s, max_chars=max_mail_bytes))
         self.max_recipients = max_recipients
@@ -283,7 +282,8 @@ class RelayService:
 
     async def prune(self, keep_days: float) -> int:
         """Forget sent and failed mail older than `keep_days`, and the idempotency keys that named it."""
-        old = await self.outbox.prune(now() - timedelta(days=keep_days))
+        async with self._retrying:  # a retry meanwhile would make a mail being deleted pending again
+            old = await self.outbox.prune(now() - timedelta(days=keep_days))
         keys = [idempotency_slot(r.token, r.idempotency_key) for r in old if r.idempotency_key is not None]
         if keys:
             await self.outbox.idempotency.write({}, delete=keys)
@@ -303,11 +303,3 @@ class RelayService:
             records.append((await self.submit(req))[0])
         return records
 
-
-def relay_service(app: App) -> RelayService:
-    """One RelayService per App (the chat commands and the API share its counters)."""
-    if app.relay is None:
-        s = app.settings
-        app.relay = RelayService(app.storage, app.mailboxes, max_mail_bytes=s.max_mail_bytes, cache_s=s.relay_poll_s,
-                                 max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s)
-    return app.relay

@@ -69,7 +69,7 @@ class TokenStore:
         The small table is indexed in memory and re-read only when its version changes, so an API
         call costs a version check (two stat calls), not a read.
         """
-        version = self._table.version()  # before reading: a change meanwhile shows at the next call
+        version = await self._table.version()  # before reading: a change meanwhile shows at the next call
         if version != self._index_version:
             self._index, self._index_version = dict(await self._table.items()), version
         doc = self._index.get(digest(token)) if token else None

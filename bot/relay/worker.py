@@ -1,10 +1,12 @@
-"""The delivery worker: take due mail from the outbox, send it through a pooled session, record.
+"""The delivery worker: claim due mail from the outbox, send it through a pooled session, record.
 
-One loop routes each due mail to its mailbox's Lane; a lane runs `relay_connections` senders
-(each owns at most one SMTP session, so the pool is bounded), reuses idle sessions and paces
-sends to the mailbox's rate; a slow or rate-limited mailbox never holds up another one. A sender
-waits for its pace before it claims the mail: a mail waiting for its turn is still `queued`, not
-in flight, and stop() ends such a wait at once instead of giving it the grace period.
+One loop claims what is due in bounded batches (a lease each, so several processes share the
+queue) and routes each mail to its mailbox's Lane; a lane runs `relay_connections` senders (each
+owns at most one SMTP session, so the pool is bounded) and reuses idle sessions; a slow or
+rate-limited mailbox never holds up another one. A paced mailbox's mail gets a send time from the
+pace every process shares: one due within the poll interval waits in its sender (stop() ends that
+wait at once: it is not in flight), a later one goes back to the queue with that time as its due,
+so mail waiting for its turn costs nothing until then.
 Failures follow the RetryPolicy: temporary ones retry later, permanent ones fail at once and
 alert. A session that raised is gone (SmtpSession aborts it); only sessions that just sent
 successfully return to the pool.
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.config import Settings
 from bot.errors import ConnectionLost, MailbotError, NotFound, SmtpError, StorageFailed
@@ -30,6 +33,9 @@ from bot.smtp import ServerSettings, SmtpSession
 
 log = logging.getLogger("mailbot.relay")
 PRUNE_EVERY_S = 3600.0
+COUNT_EVERY_S = 10.0  # /healthz's "queued": recounted this often, kept up to date in between
+CLAIM_BATCH = 64  # mails claimed per read of the queue
+BACKLOG = 256  # claimed and not finished, per process: the rest waits in the store
 
 
 class InternalError(MailbotError):
@@ -38,42 +44,17 @@ class InternalError(MailbotError):
 
 @dataclass
 class Lane:
-    """One mailbox's share of the worker: connection slots, idle sessions, pacing, login state."""
+    """One mailbox's share of the worker: connection slots, idle sessions, pace, login state."""
 
     size: int
     interval_s: float  # 0: no pacing
-    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)  # due mail ids
+    queue: asyncio.Queue[tuple[str, float, bool] | None] = field(default_factory=asyncio.Queue)  # (id, send at, counted)
     senders: list[asyncio.Task[None]] = field(default_factory=list)
     idle: list[tuple[SmtpSession, float]] = field(default_factory=list)
-    next_at: float = 0.0
     login_alerted: bool = False
     mailbox: Mailbox | None = None
     server: ServerSettings | None = None
     loaded_at: float = -1e9
-
-    async def pace(self, stop: asyncio.Event | None = None) -> bool:
-        """Token bucket at the mailbox's per-minute rate; a burst of at most one second's share.
-
-        Slow providers (20/min) get strict spacing; fast relays are not throttled by timer
-        granularity (sleeping for fractions of a millisecond); an unpaced lane never waits.
-        False when `stop` was set before the turn came (the caller sends nothing).
-        """
-        if self.interval_s <= 0:
-            return stop is None or not stop.is_set()
-        burst = max(1, int(1.0 / self.interval_s))
-        t = time.monotonic()
-        # next_at is when the bucket is empty again; it may lag `burst` intervals behind now
-        start = max(t - (burst - 1) * self.interval_s, self.next_at)
-        self.next_at = start + self.interval_s
-        if start > t:
-            if stop is None:
-                await asyncio.sleep(start - t)
-            else:
-                try:
-                    await asyncio.wait_for(stop.wait(), start - t)
-                except TimeoutError:
-                    pass
-        return stop is None or not stop.is_set()
 
     def take_idle(self) -> SmtpSession | None:
         while self.idle:
@@ -107,6 +88,7 @@ class Worker:
         self.alerts = alerts or LoggingSink()
         self.policy = policy or RetryPolicy.from_settings(settings)
         self._lanes: dict[str, Lane] = {}
+        self._rates: dict[str, int] = {}  # mailbox -> the version whose rate its queue is paced at
         self._recording: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._stop = asyncio.Event()  # set with _stopping: ends senders' waits for their pace
@@ -115,29 +97,30 @@ class Worker:
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.outbox.rescan()
+        await self.outbox.recover()
         self._loop_task = asyncio.create_task(self.run(), name="relay-worker")
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Take no new mail; let senders finish the send they are in, then cancel what is left.
 
         Only sends talking to a server get the grace period: a sender waiting for its pace gives
-        its mail back at once. Mail not yet started stays queued on disk (and cancelled sends
-        too): sent after restart.
+        its mail back at once. Mail not yet started goes back to the queue on disk (and cancelled
+        sends too): sent after restart, or by another instance at once.
         """
         self._stopping = True
         self._stop.set()
         self.outbox.wake()
         if self._loop_task is not None:
             await self._loop_task
-        senders = []
+        senders, unstarted = [], {}
         for lane in self._lanes.values():
             while not lane.queue.empty():
-                if (mail_id := lane.queue.get_nowait()) is not None:
-                    await self.outbox.release(mail_id)  # never claimed: it stays queued on disk
+                if (item := lane.queue.get_nowait()) is not None:
+                    unstarted[item[0]] = None
             for _ in lane.senders:
                 lane.queue.put_nowait(None)
             senders += lane.senders
+        await self._give_back(unstarted)
         if senders:
             _, pending = await asyncio.wait(senders, timeout=self.settings.relay_stop_grace_s
                                             if grace_s is None else grace_s)
@@ -148,36 +131,90 @@ class Worker:
         for lane in self._lanes.values():
             await lane.close_idle()
 
+    async def _give_back(self, mail_ids: dict[str, float | None]) -> None:
+        try:
+            await self.outbox.release_all(mail_ids)
+        except StorageFailed as exc:  # their leases run out instead
+            log.warning("could not give back %d claimed mails: %s", len(mail_ids), exc.message("en").splitlines()[0])
+
     async def run(self) -> None:
-        """The loop: rescan now and then, route each due mail to its lane, tidy idle connections
-        and, hourly (or at a tenth of a shorter keep), forget finished mail older than MAILBOT_RELAY_KEEP_DAYS."""
-        rescan_at = time.monotonic() + self.settings.relay_poll_s
+        """The loop: claim what is due and route it, and now and then tidy idle connections, renew
+        the leases of claimed mail, recount the queue and, hourly (or at a tenth of a shorter keep),
+        forget finished mail older than MAILBOT_RELAY_KEEP_DAYS."""
+        poll_s = self.settings.relay_poll_s
+        house_at = renew_at = count_at = time.monotonic()
         prune_at = time.monotonic()
         while not self._stopping:
-            if time.monotonic() >= rescan_at:
-                rescan_at = time.monotonic() + self.settings.relay_poll_s
-                try:
+            t = time.monotonic()
+            try:
+                if t >= house_at:
+                    house_at = t + poll_s
                     await self.outbox.record_unsaved()
-                    await self.outbox.rescan()
-                except StorageFailed as exc:  # the store is failing: /healthz says so; try again next time
-                    log.warning("relay housekeeping: %s", exc.message("en").splitlines()[0])
-                for lane in self._lanes.values():
-                    await lane.close_idle(self.settings.relay_idle_s)
-            if time.monotonic() >= prune_at:
-                prune_at = time.monotonic() + min(PRUNE_EVERY_S, self.settings.relay_keep_days * 86400 / 10)
-                await self._prune()  # logs its own failures
-            due = await self.outbox.next_due(timeout=max(0.0, rescan_at - time.monotonic()))
-            if due is None:
-                continue
-            mail_id, mailbox = due
-            if self._stopping:
-                break  # it stays queued on disk
-            lane = self._lanes.get(mailbox)
-            if lane is None:  # its pace is set once the sender has read the mailbox
-                lane = self._lanes[mailbox] = Lane(self.settings.relay_connections, 0.0)
-            lane.queue.put_nowait(mail_id)
+                    await self._watch_rates()
+                    for lane in self._lanes.values():
+                        await lane.close_idle(self.settings.relay_idle_s)
+                if t >= renew_at:
+                    renew_at = t + self.settings.relay_lease_s / 3
+                    await self.outbox.renew()
+                if t >= count_at:
+                    count_at = t + COUNT_EVERY_S
+                    await self.outbox.count_pending()
+                if t >= prune_at:
+                    prune_at = t + min(PRUNE_EVERY_S, self.settings.relay_keep_days * 86400 / 10)
+                    await self._prune()  # logs its own failures
+                room = BACKLOG - len(self.outbox.inflight)
+                taken = await self.outbox.claim(min(CLAIM_BATCH, room)) if room > 0 else []
+                if taken:
+                    await self._route(taken)
+                if len(taken) == CLAIM_BATCH or self._stopping:
+                    continue  # more may be due right now
+                await self.outbox.wait(max(0.0, min(house_at, renew_at) - time.monotonic()))
+            except StorageFailed as exc:  # the store is failing: /healthz says so; try again shortly
+                log.warning("relay worker: %s", exc.message("en").splitlines()[0])
+                try:
+                    await asyncio.wait_for(self._stop.wait(), poll_s)
+                except TimeoutError:
+                    pass
+
+    async def _watch_rates(self) -> None:
+        """A mailbox whose rate changed (here, in the CLI, or while the bot was down) gets its queue
+        paced anew: mail deferred to the old pace would otherwise keep its old times."""
+        for mailbox in await self.relay.mailboxes.list():
+            if self._rates.get(mailbox.name) != mailbox.version:
+                await self.outbox.check_pace(mailbox.name, interval_s(mailbox))
+                self._rates[mailbox.name] = mailbox.version
+
+    async def _route(self, taken: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand claimed mail to its mailbox's lane, each with its send time from the shared pace;
+        mail whose time is beyond the next poll goes back to the queue, due then."""
+        by_mailbox: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for mail_id, entry in taken:
+            by_mailbox.setdefault(str(entry.get("mailbox", "")), []).append((mail_id, entry))
+        for name, items in by_mailbox.items():
+            mailbox = await self._mailbox(name)
+            lane = self._lanes.get(name)
+            if lane is None:  # a removed or disabled mailbox: its mail is claimed at once and fails
+                lane = self._lanes[name] = Lane(self.settings.relay_connections, 0.0)
+            paced = mailbox is not None and mailbox.enabled and lane.interval_s > 0
+            times = [0.0] * len(items)
+            if paced:
+                # A mail that went back to the queue for its turn keeps the time it was given.
+                fresh = [i for i, (_, entry) in enumerate(items) if entry.get("slot") != entry.get("due")]
+                new = await self.outbox.take_slots(name, lane.interval_s, len(fresh)) if fresh else []
+                for i, at in zip(fresh, new):
+                    times[i] = at
+                for i, (_, entry) in enumerate(items):
+                    if i not in fresh:
+                        times[i] = float(entry["slot"])
+            horizon = time.time() + self.settings.relay_poll_s
+            later = {mail_id: (entry, at) for (mail_id, entry), at in zip(items, times) if at > horizon}
+            if later:
+                await self.outbox.defer({mail_id: {**entry, "due": at, "slot": at} for mail_id, (entry, at) in later.items()})
+            for (mail_id, entry), at in zip(items, times):
+                if mail_id not in later:
+                    lane.queue.put_nowait((mail_id, at, entry.get("origin") == self.outbox.origin))
             while len(lane.senders) < lane.size:
-                lane.senders.append(asyncio.create_task(self._sender(mailbox, lane), name=f"relay-{mailbox}"))
+                lane.senders.append(asyncio.create_task(self._sender(name, lane), name=f"relay-{name}"))
 
     async def _prune(self) -> None:
         try:
@@ -188,24 +225,27 @@ class Worker:
 
     async def _sender(self, name: str, lane: Lane) -> None:
         """One of a lane's senders: one mail at a time, on its own (reused) connection."""
-        while (mail_id := await lane.queue.get()) is not None:
+        while (item := await lane.queue.get()) is not None:
+            mail_id, at, counted = item
             try:
-                await self._deliver(name, mail_id)
+                await self._deliver(name, mail_id, at, counted)
             except Exception:  # noqa: BLE001 - e.g. storage trouble: keep the sender alive
                 log.exception("delivery of %s failed; it stays queued", mail_id)
-                await self.outbox.release(mail_id)
+                await self._give_back({mail_id: None})
+            if len(self.outbox.inflight) == BACKLOG // 2:
+                self.outbox.wake()  # room to claim more
 
     # ---- one mail ---------------------------------------------------------------------------
 
-    async def _deliver(self, name: str, mail_id: str) -> None:
-        if not await self._wait_turn(name):
-            await self.outbox.release(mail_id)  # stopping: never claimed, it stays queued on disk
+    async def _deliver(self, name: str, mail_id: str, at: float, counted: bool) -> None:
+        if not await self._wait_until(at):
+            await self._give_back({mail_id: None})  # stopping: not started, it stays queued on disk
             return
-        claimed = await self.outbox.claim(mail_id)
+        claimed = await self.outbox.load(mail_id)
         if claimed is None:
             return
         record, content = claimed
-        if not self.outbox.accepted_here(mail_id):  # so accepted_total >= sent_total + failed_total
+        if not counted:  # queued by another process or an earlier run: so accepted_total >= sent_total + failed_total
             self.relay.metrics.accepted += 1
         finished = False
         try:
@@ -218,7 +258,7 @@ class Worker:
                 await self._attempt(record, content, mailbox)
             finished = True
         except _Shutdown:
-            pass  # not started when the worker stopped: released below, sent after restart
+            pass  # not started when the worker stopped: given back below, sent after restart
         except StorageFailed as exc:  # not the mail's fault: it stays queued and is tried again
             log.warning("mail %s stays queued: %s", mail_id, exc.message("en").splitlines()[0])
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the mail in limbo
@@ -228,28 +268,31 @@ class Worker:
             finished = True
         finally:
             if not finished:  # cancelled at shutdown: it stays queued and is sent after restart
-                await self.outbox.release(mail_id)
+                await self._give_back({mail_id: None})
 
-    async def _wait_turn(self, name: str) -> bool:
-        """Wait for the mailbox's pace before claiming a mail (so the wait is not in flight);
-        False when the worker stops meanwhile. A removed or disabled mailbox has no pace: its
-        mail is claimed at once and fails."""
-        if self._stopping:
-            return False
-        mailbox = await self._mailbox(name)
-        if mailbox is None or not mailbox.enabled:
-            return True
-        return await self._lane(mailbox).pace(self._stop)
+    async def _wait_until(self, at: float) -> bool:
+        """Wait for the mail's send time (its pace); False when the worker stops meanwhile."""
+        wait = at - time.time()
+        if wait > 0 and not self._stopping:
+            try:
+                await asyncio.wait_for(self._stop.wait(), wait)
+            except TimeoutError:
+                pass
+        return not self._stopping
 
     async def _mailbox(self, name: str) -> Mailbox | None:
-        """The mailbox and its login, re-read at most every relay_poll_s (edits show up quickly)."""
+        """The mailbox and its login, re-read at most every relay_poll_s (edits show up quickly).
+        A changed rate re-paces the mailbox's queue."""
         lane = self._lanes.get(name)
         if lane is not None and lane.mailbox is not None and time.monotonic() - lane.loaded_at < self.settings.relay_poll_s:
             return lane.mailbox
         mailbox = await self.relay.mailboxes.find(name)
         if mailbox is not None:
-            lane = self._lane(mailbox)
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = Lane(self.settings.relay_connections, interval_s(mailbox))
             if lane.mailbox is None or lane.mailbox.version != mailbox.version or lane.server is None:
+                lane.interval_s = interval_s(mailbox)
                 lane.server = self.relay.mailboxes.server(mailbox)
                 await lane.close_idle()  # settings changed: old connections belong to the old login
             lane.mailbox, lane.loaded_at = mailbox, time.monotonic()
@@ -260,16 +303,8 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:  # resent after restart (same Message-ID)
             log.error("could not record a sent mail", exc_info=task.exception())
 
-    def _lane(self, mailbox: Mailbox) -> Lane:
-        lane = self._lanes.get(mailbox.name)
-        interval = interval_s(mailbox)
-        if lane is None:
-            lane = self._lanes[mailbox.name] = Lane(self.settings.relay_connections, interval)
-        lane.interval_s = interval
-        return lane
-
     async def _attempt(self, record: MailRecord, content: Content, mailbox: Mailbox) -> None:
-        lane = self._lane(mailbox)
+        lane = self._lanes[mailbox.name]
         message = content  # .as_bytes(): the bytes built at enqueue
         recipients = [*record.to, *record.cc, *content.bcc]
         if self._stopping:  # it waited for its pace (and was claimed) before: not started yet

@@ -1,6 +1,7 @@
-"""The storage interface services depend on: named tables of JSON documents.
+"""The storage contract services depend on: named tables of JSON documents, and queues.
 
-A second backend (e.g. Postgres) implements these two classes; services never see sqlite.
+Two backends implement it (bot.storage.sqlite, the embedded default; bot.storage.postgres) and
+pass one test suite (tests/storage/test_contract.py); services never see either.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import StorageFailed
@@ -73,20 +75,32 @@ class StoreHealth:
         return failing[0][0] if failing else None
 
 
+@dataclass
+class Page:
+    """One page of a keyset scan: pass `cursor` back as `after` for the next page (None: the end)."""
+
+    rows: list[tuple[str, Document]]
+    cursor: int | None
+
+
 class Table(ABC):
     """Key → JSON document. Each write is atomic and durable when the call returns.
 
-    A read or write the store cannot do raises StorageFailed (bot.errors); a write that raised
-    landed whole or not at all. `health` is the storage's, shared by all its tables.
+    Rows keep their insertion order (rewriting a key keeps its place). `indexed` fields (given when
+    the table is opened) can filter a scan without reading the rest. A read or write the store cannot
+    do raises StorageFailed (bot.errors); a write that raised landed whole or not at all. `health` is
+    the storage's, shared by all its tables.
     """
 
+    name: str
     health: StoreHealth
+    indexed: tuple[str, ...] = ()
 
     @abstractmethod
     async def get(self, key: str) -> Document | None: ...
 
-    @abstractmethod
-    async def put(self, key: str, value: Document) -> None: ...
+    async def put(self, key: str, value: Document) -> None:
+        await self.write({key: value})
 
     @abstractmethod
     async def write(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> None:
@@ -96,42 +110,114 @@ class Table(ABC):
     async def delete(self, key: str) -> bool: ...
 
     @abstractmethod
+    async def put_if(self, key: str, value: Document | None, expected: Document | None) -> bool:
+        """Compare-and-set: write `value` (None deletes) only if the stored document equals `expected`
+        (None: only if the key is absent). False, writing nothing, when another writer got there
+        first, in this process or any other: rows that several processes update use this."""
+
+    @abstractmethod
     async def items(self) -> list[tuple[str, Document]]:
-        """All entries in insertion order (rewriting a key keeps its place)."""
+        """All entries in insertion order: for small tables only (mailboxes, tokens, templates)."""
 
     @abstractmethod
-    async def newest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        """Entries in insertion order, newest first, skipping `offset`: listing without reading it all."""
+    async def scan(self, limit: int, *, after: int | None = None, reverse: bool = False,
+                   where: Mapping[str, str] | None = None) -> Page:
+        """Up to `limit` entries in insertion order (newest first when `reverse`), starting after
+        `cursor` of the previous page, optionally only those whose indexed fields equal `where`.
 
-    @abstractmethod
-    async def oldest(self, limit: int, offset: int = 0) -> list[tuple[str, Document]]:
-        """Entries in insertion order, oldest first, skipping `offset`: housekeeping without reading it all."""
+        Keyset paging: a page costs about `limit` rows however deep it is, and a row added or removed
+        meanwhile never makes another one appear twice or be skipped.
+        """
+
+    async def newest(self, limit: int, where: Mapping[str, str] | None = None) -> list[tuple[str, Document]]:
+        return (await self.scan(limit, reverse=True, where=where)).rows
+
+    async def oldest(self, limit: int, where: Mapping[str, str] | None = None) -> list[tuple[str, Document]]:
+        return (await self.scan(limit, where=where)).rows
 
     @abstractmethod
     async def count(self) -> int: ...
 
     @abstractmethod
-    def version(self) -> object:
-        """A cheap token that changes whenever the table may have changed, by any process: callers
-        keep a derived index of a small table until it does."""
+    async def version(self) -> object:
+        """A token that changes whenever the table may have changed, by any process: callers keep a
+        derived index of a small table until it does. Cheap (no table read) on every backend."""
+
+
+class Queue(Table):
+    """A table of due-dated entries that several processes take work from (the outbox's timetable).
+
+    Each document carries `due` (epoch seconds), `lease` (epoch seconds; 0 or absent: free) and
+    `owner` (who holds the lease), besides its own fields. Reading what is due costs about `limit`
+    rows however much waits (as arq reads only due jobs); a claim is a lease, so work claimed by a
+    process that died is claimable again once its lease ends.
+    """
+
+    @abstractmethod
+    async def due(self, until: float, limit: int) -> list[tuple[str, Document]]:
+        """Free entries (no live lease) with `due` <= `until`, earliest due first."""
+
+    @abstractmethod
+    async def claim(self, until: float, limit: int, owner: str, lease_s: float) -> list[tuple[str, Document]]:
+        """Take up to `limit` of what `due(until, limit)` would return, leasing each to `owner` for
+        `lease_s` seconds in one transaction. Concurrent claims (any process) never take one entry
+        twice while its lease lives; the returned documents carry the new lease and owner."""
+
+    @abstractmethod
+    async def renew(self, keys: Iterable[str], owner: str, lease_s: float) -> list[str]:
+        """Extend `owner`'s leases on `keys`; returns the keys it still held (a lease that ran out
+        and was claimed by another process is not taken back)."""
+
+    @abstractmethod
+    async def release(self, keys: Mapping[str, float | None], owner: str) -> None:
+        """Give back `owner`'s leases: key -> new due (None keeps it). Entries leased by another
+        owner, or gone, are left alone."""
+
+    @abstractmethod
+    async def reschedule(self, dues: Mapping[str, float]) -> None:
+        """Set a new `due` on free entries (no live lease); leased or missing ones are left alone."""
+
+    @abstractmethod
+    async def recover(self, owner: str) -> int:
+        """Free every lease `owner` holds (a restarted process whose owner name is stable); how many."""
+
+    @abstractmethod
+    async def next_due(self) -> float | None:
+        """The earliest `due` among free entries, None when the queue is empty (or all leased)."""
+
+    async def changed(self, timeout: float) -> None:
+        """Return after `timeout`, or earlier when another process may have added due work (a
+        backend that can hear it, such as PostgreSQL's LISTEN/NOTIFY, wakes at once)."""
+        await asyncio.sleep(timeout)
 
 
 class Storage(ABC):
-    """Opens tables by name and closes them all at shutdown."""
+    """Opens tables by name and closes them all at shutdown.
+
+    `group` names tables that a transaction may span: every backend makes `transaction` atomic
+    within a group (the embedded store keeps a group in one file; PostgreSQL any tables at all).
+    """
 
     health: StoreHealth
+    url: str  # where the data lives, for messages (never a password)
 
     @abstractmethod
-    def table(self, name: str) -> Table: ...
+    def table(self, name: str, *, group: str | None = None, indexed: Sequence[str] = ()) -> Table: ...
 
-    async def write_in_order(self, steps: Sequence[Step]) -> None:
-        """Each step's `table.write(put, delete)` commits before the next starts.
+    @abstractmethod
+    def queue(self, name: str, *, group: str | None = None, indexed: Sequence[str] = ()) -> Queue: ...
 
-        A crash can stop between steps but never reorder them: callers build crash safety on it.
-        A backend may run the steps in one go (sqlite: one thread hop instead of one per table).
-        """
-        for table, put, delete in steps:
-            await table.write(put, delete)
+    @abstractmethod
+    async def transaction(self, steps: Sequence[Step]) -> None:
+        """Every step's `table.write(put, delete)` in one transaction: all land or none. The tables
+        must share a group (ValueError otherwise, before anything is written)."""
+
+    @abstractmethod
+    async def names(self) -> list[str]:
+        """The tables that hold data, whether opened by this process or not (migrate and backup)."""
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema (idempotent; called once before any table is used)."""
 
     @abstractmethod
     async def close(self) -> None: ...

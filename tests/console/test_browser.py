@@ -25,7 +25,6 @@ from bot.console.access import Access
 from bot.console.app import Services, build_console, mount
 from bot.errors import SmtpError
 from bot.relay.alerts import LoggingSink
-from bot.relay.service import relay_service
 from bot.relay.worker import Worker
 from tests.console.conftest import console_settings
 from tests.relay.conftest import add_mailbox, set_rate
@@ -58,7 +57,7 @@ async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     settings = console_settings(tmp_path / "data", http_port=0, retry_base_s=0.05, relay_poll_s=0.2,
                                 relay_stop_grace_s=2.0, **extra)
     async with open_app(settings) as app:
-        relay = relay_service(app)
+        relay = app.relay
         worker = Worker(relay, settings, LoggingSink())
         root = make_app(relay)
         mount(root, build_console(Services(app, Router(app), relay), Access(None)))

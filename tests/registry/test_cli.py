@@ -322,8 +322,8 @@ def test_the_data_dir_and_everything_in_it_are_owner_only(cli: Cli, smtp_server:
         running.kill()
         running.communicate()
     assert running.returncode == 0, said
-    assert {"secret.key", "audit.sqlite", "outbox_mails.sqlite", "outbox_mails.sqlite-wal",
-            "outbox_content.sqlite-shm"} <= set(while_running)
+    assert {"secret.key", "audit.sqlite", "outbox.sqlite", "outbox.sqlite-wal",
+            "outbox.sqlite-shm"} <= set(while_running)
     after = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
     assert {name: mode for name, mode in {**while_running, **after}.items() if mode != 0o600} == {}
     assert stat.S_IMODE(data.stat().st_mode) == 0o700

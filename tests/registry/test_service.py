@@ -168,29 +168,17 @@ async def test_reads_see_writes_made_by_another_process(tmp_path: Path) -> None:
     await theirs.close()
 
 
-async def test_writes_in_order_land_together_or_not_at_all_when_a_value_cannot_be_stored(tmp_path: Path) -> None:
-    """The outbox relies on it: content, then queue, then record; an unstorable value writes none."""
-    storage = SqliteStorage(tmp_path)
-    first, second = storage.table("first"), storage.table("second")
-    await first.put("old", {"v": 0})
-    await storage.write_in_order([(first, {"a": {"v": 1}}, ["old"]), (second, {"b": {"v": 2}}, ())])
-    assert await first.items() == [("a", {"v": 1})] and await second.items() == [("b", {"v": 2})]
-    with pytest.raises(TypeError):
-        await storage.write_in_order([(first, {"c": {"v": 3}}, ()), (second, {"d": {"v": object()}}, ())])
-    assert await first.items() == [("a", {"v": 1})] and await second.items() == [("b", {"v": 2})]
-    await storage.close()
-
-
-async def test_newest_and_oldest_page_in_insertion_order_without_reading_everything(tmp_path: Path) -> None:
+async def test_newest_and_oldest_page_by_keyset_in_insertion_order(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path)
     table = storage.table("t")
     for i in range(5):
         await table.put(f"k{i}", {"v": i})
     await table.put("k1", {"v": 10})  # a rewrite keeps its place
     assert [k for k, _ in await table.newest(3)] == ["k4", "k3", "k2"]
-    assert await table.newest(2, offset=3) == [("k1", {"v": 10}), ("k0", {"v": 0})]
-    assert await table.newest(5, offset=10) == []
-    assert [k for k, _ in await table.oldest(2)] == ["k0", "k1"] and [k for k, _ in await table.oldest(9, 3)] == ["k3", "k4"]
+    page = await table.scan(3, reverse=True)
+    rest = await table.scan(3, reverse=True, after=page.cursor)
+    assert rest.rows == [("k1", {"v": 10}), ("k0", {"v": 0})] and rest.cursor is None
+    assert [k for k, _ in await table.oldest(2)] == ["k0", "k1"]
     assert [k for k, _ in await table.items()] == ["k0", "k1", "k2", "k3", "k4"]
     await storage.close()
 

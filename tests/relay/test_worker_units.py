@@ -1,9 +1,8 @@
-"""Policy as data, pacing, the chat-facing service functions, and mailbox changes after enqueue."""
+"""Policy as data, the shared pace, the chat-facing service functions, and mailbox changes after enqueue."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.relay.policy import RetryPolicy
-from bot.relay.worker import Lane
+from bot.relay.outbox import Outbox, slots
+from bot.storage import SqliteStorage
 from tests.relay.conftest import ADMIN
 
 MAIL: dict[str, Any] = {"to": ["alice@example.com"], "subject": "Hi", "text": "Hello"}
@@ -28,36 +28,28 @@ def test_retry_policy_backoff_jitter_and_limits() -> None:
     assert policy.gives_up(1, 990, next_delay_s=20)  # the next try would be past the max age
 
 
-async def test_lane_paces_send_starts() -> None:
-    lane = Lane(size=2, interval_s=0.3)  # 200/min: a burst of 3 (one second's share), then 1 per 0.3 s
-    t0 = time.monotonic()
-    for _ in range(4):
-        await lane.pace()
-    assert time.monotonic() - t0 >= 0.3  # the 4th start waited (a lower bound only)
+def test_pace_allows_a_burst_of_one_seconds_share_then_spaces_send_starts() -> None:
+    times, next_at = slots(0.0, 0.3, 4, at=100.0)  # 200/min: a burst of 3 (one second's share), then 1 per 0.3 s
+    assert times[:3] == pytest.approx([99.4, 99.7, 100.0]) and times[3] == pytest.approx(100.3)
+    assert next_at == pytest.approx(100.6)
+    later, _ = slots(next_at, 0.3, 1, at=100.1)  # a reservation made elsewhere holds
+    assert later == pytest.approx([100.6])
 
 
-async def test_slow_provider_lane_has_no_burst() -> None:
-    lane = Lane(size=1, interval_s=0.15)
-    lane.interval_s = 1.5  # 40/min: strict spacing; check the reservation, not the clock
-    await lane.pace()
-    first = lane.next_at
-    task = asyncio.create_task(lane.pace())
-    await asyncio.sleep(0)
-    assert lane.next_at - first == pytest.approx(1.5)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def test_slow_provider_pace_has_no_burst() -> None:
+    times, next_at = slots(0.0, 1.5, 2, at=50.0)  # 40/min: strict spacing
+    assert times == pytest.approx([50.0, 51.5]) and next_at == pytest.approx(53.0)
 
 
-async def test_a_wait_for_the_pace_ends_when_the_worker_stops() -> None:
-    lane, stop = Lane(size=1, interval_s=60.0), asyncio.Event()  # 1/min
-    assert await lane.pace(stop)  # the first is due at once
-    waiting = asyncio.create_task(lane.pace(stop))
-    await asyncio.sleep(0.05)
-    t0 = time.monotonic()
-    stop.set()
-    assert await asyncio.wait_for(waiting, 1) is False and time.monotonic() - t0 < 0.5
-    assert await Lane(size=1, interval_s=0.0).pace() is True  # unpaced: never waits
+async def test_two_processes_reserve_distinct_send_times(tmp_path: Any) -> None:
+    """The pace lives in the store: reservations made at once by two processes never share a time."""
+    first, second = SqliteStorage(tmp_path), SqliteStorage(tmp_path)
+    a, b = Outbox(first), Outbox(second)
+    got = await asyncio.gather(*[(a if i % 2 else b).take_slots("ops", 2.0, 1) for i in range(20)])
+    starts = sorted(t for batch in got for t in batch)
+    assert all(later - earlier == pytest.approx(2.0) for earlier, later in zip(starts, starts[1:]))
+    await first.close()
+    await second.close()
 
 
 async def test_recent_retry_and_send_test_for_chat(smtp_server: Any, relay_factory: Any) -> None:

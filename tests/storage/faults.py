@@ -53,3 +53,20 @@ async def fill(table: Table, prefix: str = "filler") -> int:
                 break
             written += 1
     return old
+
+
+async def deny_writes(table: Table) -> None:
+    """Every insert or update of this table fails (SQLITE_AUTH) until `allow_writes`; the other tables
+    of its file write on (a record that cannot land while the queue and content can)."""
+    assert isinstance(table, SqliteTable)
+    sql_name = table.name if table.db.path.stem != table.name else "docs"
+
+    def deny(action: int, arg1: str | None, *_: object) -> int:
+        writes = (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE)
+        return sqlite3.SQLITE_DENY if action in writes and arg1 == sql_name else sqlite3.SQLITE_OK
+
+    await on_connection(table, lambda conn: conn.set_authorizer(deny))
+
+
+async def allow_writes(table: Table) -> None:
+    await on_connection(table, lambda conn: conn.set_authorizer(None))

@@ -76,15 +76,21 @@ async def test_a_failed_commit_rolls_back_and_the_table_keeps_working(tmp_path: 
     await storage.close()
 
 
-async def test_write_in_order_stops_at_the_step_that_fails(tmp_path: Path) -> None:
+async def test_a_transaction_that_fails_at_a_full_step_lands_nothing(tmp_path: Path) -> None:
+    """A group's tables share a file: the enqueue's four writes are one transaction, all or none."""
     storage = SqliteStorage(tmp_path)
-    first, full, last = storage.table("first"), storage.table("full"), storage.table("last")
-    await fill(full)
+    first, full, last = (storage.table(name, group="g") for name in ("first", "full", "last"))
+    old = await fill(full)
     with pytest.raises(StorageFailed):
-        await storage.write_in_order([(first, {"m": {"v": 1}}, ()), (full, {"m": {"pad": PAD}}, ()),
-                                      (last, {"m": {"v": 1}}, ())])
-    assert await first.get("m") == {"v": 1}  # committed before the failing step, as the contract says
-    assert await full.get("m") is None and await last.get("m") is None
+        await storage.transaction([(first, {"m": {"v": 1}}, ()), (full, {"m": {"pad": PAD}}, ()),
+                                   (last, {"m": {"v": 1}}, ())])
+    assert await first.get("m") is None and await full.get("m") is None and await last.get("m") is None
+    await uncap(full, old)
+    await storage.transaction([(first, {"m": {"v": 1}}, ()), (last, {"m": {"v": 1}}, ())])
+    assert await first.get("m") == {"v": 1} == await last.get("m")
+    with pytest.raises(ValueError):  # tables of different files cannot share a transaction
+        await storage.transaction([(first, {"n": {}}, ()), (storage.table("alone"), {"n": {}}, ())])
+    assert await first.get("n") is None
     await storage.close()
 
 
@@ -152,8 +158,8 @@ def _write_with_sqlitedict(path: Path, items: list[tuple[str, object]]) -> None:
         db.commit()
 
 
-def _read_with_sqlitedict(path: Path) -> list[tuple[str, object]]:
-    with SqliteDict(str(path), tablename="docs", flag="r", journal_mode="WAL", encode=json.dumps, decode=json.loads,
+def _read_with_sqlitedict(path: Path, tablename: str = "docs") -> list[tuple[str, object]]:
+    with SqliteDict(str(path), tablename=tablename, flag="r", journal_mode="WAL", encode=json.dumps, decode=json.loads,
                     outer_stack=False) as db:
         return list(db.items())
 
@@ -201,3 +207,22 @@ async def test_a_store_that_cannot_be_opened_is_a_storage_failure(tmp_path: Path
         storage.table("t")
     assert failed.value.kind == "corrupt" and not failed.value.temporary
     await storage.close()
+
+
+async def test_a_group_adopts_its_tables_from_an_older_versions_single_files(tmp_path: Path) -> None:
+    """Upgrading keeps the outbox: tables an older version kept alone (`outbox_mails.sqlite`) move into
+    their group's file, in order, and sqlitedict reads them there under their own names."""
+    await asyncio.to_thread(_write_with_sqlitedict, tmp_path / "outbox_mails.sqlite",
+                            [("m1", {"status": "queued"}), ("m2", {"status": "sent"})])
+    await asyncio.to_thread(_write_with_sqlitedict, tmp_path / "outbox_queue.sqlite", [("m1", {"due": 0.0, "mailbox": "ops"})])
+    storage = SqliteStorage(tmp_path)
+    mails = storage.table("outbox_mails", group="outbox", indexed=("status",))
+    queue = storage.queue("outbox_queue", group="outbox")
+    assert await mails.items() == [("m1", {"status": "queued"}), ("m2", {"status": "sent"})]
+    assert [key for key, _ in await queue.due(time.time(), 10)] == ["m1"]
+    assert await mails.newest(5, where={"status": "sent"}) == [("m2", {"status": "sent"})]
+    assert not (tmp_path / "outbox_mails.sqlite").exists() and not (tmp_path / "outbox_queue.sqlite").exists()
+    await storage.close()
+
+    assert await asyncio.to_thread(_read_with_sqlitedict, tmp_path / "outbox.sqlite", "outbox_mails") == [
+        ("m1", {"status": "queued"}), ("m2", {"status": "sent"})]
