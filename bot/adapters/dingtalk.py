@@ -429,7 +429,12 @@ class DingTalkAdapter:
     # -- inbound -------------------------------------------------------------------------------
 
     def _accept(self, data: dict[str, Any]) -> None:
-        """Dedupe by msgId and queue per conversation; never awaits, so frame order is kept."""
+        """Dedupe by msgId and queue per conversation; never awaits, so frame order is kept.
+
+        `_seen` is only the fast path for a redelivery to this process: the router claims each msgId
+        in the store (chat_seen) before acting, so a message redelivered to another instance on the
+        same store is answered once too. A card callback carries no id of its own to dedupe on (a
+        redelivery gets a new frame id); its card's state moves by compare-and-set instead."""
         message, target = incoming_from(data, self.settings.admin_ids)
         if message.msg_id:
             if message.msg_id in self._seen:

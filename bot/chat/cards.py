@@ -2,8 +2,9 @@
 
 Template cards exist only where their template id is configured (cards/README.md); elsewhere the
 chat falls back to the wizard and markdown and says so once. A callback is trusted only when its
-`userId` is an admin, acts once (a record per card tracks whether a check is running or done, and
-buttons carry the mailbox version they were drawn from), and the secret typed into a form is used
+`userId` is an admin, acts once (a record per card, kept by bot.state.card_records, tracks whether a
+check is running or done and moves by compare-and-set, so of two instances handling one submit only
+one checks; buttons carry the mailbox version they were drawn from), and the secret typed into a form is used
 for the login check only: it is never written back into card data, a message, a log or the audit.
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from bot.app import App
 from bot.audit import Actor
@@ -23,6 +24,8 @@ from bot.chat.text import T
 from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
 from bot.mailboxes import Mailbox
 from bot.relay.alerts import Alert
+from bot.state.admins import KnownAdmins
+from bot.state.card_records import CardRecord, CardRecords
 from cards import (
     CARDS,
     Action,
@@ -39,8 +42,6 @@ from cards.common import guide_markdown, md
 CARD_SOURCES = frozenset({"dingtalk", "console"})
 SELF_RENDERED = frozenset({"console"})  # front ends that draw cards themselves need no template id
 
-CARDS_KEPT = 10_000  # the newest delivered cards whose buttons still work
-TRIM_EVERY = 100  # deliveries between two trims
 NOT_CONFIGURED = T(
     zh="（卡片模板未配置：{env} 未设置，先用文字对话完成。配置方法见 cards/README.md。）",
     en="(Card template not configured: {env} is not set, so this continues as a text dialog. See cards/README.md.)",
@@ -80,19 +81,6 @@ FORM_CLOSED = T(zh="这张表单已取消或已被新的表单取代，不会再
 EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
 
 
-class CardRecord(BaseModel):
-    """What the bot remembers about a card it delivered (no secret, no form values)."""
-
-    card: str
-    lang: str
-    owner: str
-    source: str = "dingtalk"
-    mode: Literal["add", "edit"] = "add"
-    mailbox: str | None = None
-    version: int | None = None
-    state: Literal["open", "checking", "done", "closed"] = "open"  # closed: cancelled or replaced by a newer form
-
-
 @dataclass
 class CallbackResult:
     """`ack` is applied at once through the callback's ACK; `later` runs after it (slow work)."""
@@ -106,12 +94,9 @@ class CallbackResult:
 class Cards:
     def __init__(self, app: App) -> None:
         self.app = app
-        self._records = app.storage.table("cards")
-        self._admins_table = app.storage.table("card_admins")
-        self._open_forms = app.storage.table("card_forms")  # owner -> the one form card of theirs that may submit
-        self._admins: set[str] | None = None
+        self.records = CardRecords(app.storage)
+        self.admins = KnownAdmins(app.storage)
         self._said: set[str] = set()
-        self._delivered = 0
 
     # -- delivering ---------------------------------------------------------------------------
 
@@ -132,18 +117,9 @@ class Cards:
     async def _deliver(self, card: str, params: dict[str, str], fallback: MarkdownReply, record: CardRecord,
                        private_to: str | None = None) -> CardReply:
         out_track_id = f"mailbot-{card}-{uuid.uuid4().hex}"
-        await self._records.put(out_track_id, record.model_dump())
-        self._delivered += 1
-        if self._delivered % TRIM_EVERY == 0:
-            await self._trim()
+        await self.records.add(out_track_id, record)
         return CardReply(card=card, params=params, out_track_id=out_track_id, fallback=fallback, private_to=private_to,
                          lang=record.lang)
-
-    async def _trim(self) -> None:
-        """Forget the oldest cards beyond CARDS_KEPT: pressing one then says it has expired."""
-        excess = await self._records.count() - CARDS_KEPT
-        if excess > 0:
-            await self._records.write({}, delete=[key for key, _ in await self._records.oldest(excess)])
 
     async def form_card(self, owner: str, source: str, lang: str, mailbox: Mailbox | None = None,
                         private_to: str | None = None) -> CardReply:
@@ -155,7 +131,7 @@ class Cards:
                                      mailbox=record.mailbox, version=record.version)
         fallback = MarkdownReply(title=params["title"], text=FORM_BY_TEXT[record.mode](lang).format(name=mailbox.name if mailbox else ""))
         card = await self._deliver("mailbox_form", params, fallback, record, private_to)
-        await self._open_forms.put(owner, {"id": card.out_track_id})  # any older form of theirs is superseded
+        await self.records.set_open_form(owner, card.out_track_id)  # any older form of theirs is superseded
         return card
 
     async def form(self, msg: IncomingMessage, lang: str, mailbox: Mailbox | None = None) -> list[Reply]:
@@ -169,26 +145,22 @@ class Cards:
 
     async def close_forms(self, owner: str, lang: str) -> list[Reply]:
         """Close the owner's open form card (取消, or a newer form): it is disabled and refuses a later submit."""
-        entry = await self._open_forms.get(owner)
-        if entry is None:
+        track = await self.records.open_form(owner)
+        if track is None:
             return []
-        await self._open_forms.delete(owner)
-        track = entry["id"]
-        raw = await self._records.get(track)
-        if raw is None:
+        await self.records.clear_open_form(owner, track)
+        record = await self.records.get(track)
+        if record is None or record.state != "open":  # saved, or a check is running: that outcome stands
             return []
-        record = CardRecord.model_validate(raw)
-        if record.state != "open":  # saved, or a check is running: that outcome stands
+        if not await self.records.move(track, record, "closed"):  # a submit got there first: its outcome stands
             return []
-        record.state = "closed"
-        await self._save_record(track, record)
         return [CardUpdate(out_track_id=track, params=mailbox_form_params(
             record.lang, mode=record.mode, mailbox=record.mailbox, version=record.version, status="closed",
             notice=FORM_CLOSED(record.lang)))]
 
     async def _is_current_form(self, owner: str, track: str) -> bool:
-        entry = await self._open_forms.get(owner)
-        return entry is None or entry["id"] == track  # None: a form delivered before forms were tracked
+        current = await self.records.open_form(owner)
+        return current is None or current == track  # None: a form delivered before forms were tracked
 
     async def result(self, msg: IncomingMessage, lang: str, name: str, error: MailbotError | None) -> list[Reply]:
         """A test's outcome as a result card, with retry and edit buttons."""
@@ -222,27 +194,20 @@ class Cards:
 
     # -- admins -------------------------------------------------------------------------------
 
-    async def _admin_ids(self) -> set[str]:
-        if self._admins is None:
-            self._admins = {key for key, _ in await self._admins_table.items()}
-        return self._admins
-
     async def remember_admin(self, msg: IncomingMessage) -> None:
         """Callbacks carry no admin flag, so the org admins seen in chat are remembered."""
-        if msg.is_admin and msg.sender_staff_id and msg.sender_staff_id not in await self._admin_ids():
-            self._admins = (await self._admin_ids()) | {msg.sender_staff_id}
-            await self._admins_table.put(msg.sender_staff_id, {"source": msg.source})
+        if msg.is_admin and msg.sender_staff_id:
+            await self.admins.remember(msg.sender_staff_id, msg.source)
 
     async def is_admin(self, user_id: str) -> bool:
-        return bool(user_id) and (user_id in self.app.settings.admin_ids or user_id in await self._admin_ids())
+        return bool(user_id) and (user_id in self.app.settings.admin_ids or user_id in await self.admins.ids())
 
     # -- callbacks ----------------------------------------------------------------------------
 
     async def handle(self, data: dict[str, Any]) -> CallbackResult:
         """One callback frame's `data` → what to show at once and what to do after."""
         action = parse_callback(data)
-        raw = await self._records.get(action.out_track_id) if action.out_track_id else None
-        record = CardRecord.model_validate(raw) if raw else None
+        record = await self.records.get(action.out_track_id)
         lang = record.lang if record else "zh"
         result = CallbackResult(user_id=action.user_id)
         if action.error is not None or record is None:
@@ -264,9 +229,6 @@ class Cards:
             return None
         return CardUpdate(out_track_id=out_track_id, params={"notice": text}) if out_track_id else None
 
-    async def _save_record(self, out_track_id: str, record: CardRecord) -> None:
-        await self._records.put(out_track_id, record.model_dump())
-
     async def _submit(self, action: CardAction, record: CardRecord, actor: Actor,
                       result: CallbackResult) -> CallbackResult:
         lang, track = record.lang, action.out_track_id
@@ -276,22 +238,27 @@ class Cards:
             return CardUpdate(out_track_id=track, params=mailbox_form_params(
                 lang, values=values, mode=record.mode, mailbox=record.mailbox, version=record.version, **kwargs))
 
-        if record.state == "open" and not await self._is_current_form(record.owner, track):
-            record.state = "closed"  # superseded by a newer form of the same admin
-            await self._save_record(track, record)
-        if record.state != "open":
+        def settled(state: str) -> CallbackResult:
+            """A form another press, callback or instance already moved on: answer as it left it."""
             status, notice = {"done": ("disabled", ALREADY_SAVED), "checking": ("checking", STILL_CHECKING),
-                              "closed": ("closed", FORM_CLOSED)}[record.state]
+                              "closed": ("closed", FORM_CLOSED)}[state]
             result.ack = form(status=status, notice=notice(lang))
             return result
+
+        if record.state == "open" and not await self._is_current_form(record.owner, track):
+            await self.records.move(track, record, "closed")  # superseded by a newer form of the same admin
+            return settled("closed")
+        if record.state != "open":
+            return settled(record.state)
         secret = action.secret
         try:
             self.app.mailboxes.validate(values, secret if record.mode == "add" or secret else SecretStr("unchanged"))
         except InvalidInput as exc:
             result.ack = form(errors=exc.errors)
             return result
-        record.state = "checking"
-        await self._save_record(track, record)
+        if not await self.records.move(track, record, "checking"):  # one check per submit, whichever instance
+            latest = await self.records.get(track)
+            return settled(latest.state if latest is not None and latest.state != "open" else "checking")
         result.ack = form(status="checking", notice=CHECKING(lang))
 
         async def check() -> list[Reply]:
@@ -303,17 +270,14 @@ class Cards:
                     saved = await self.app.mailboxes.edit(record.mailbox, values, secret, actor,
                                                           expected_version=record.version)
             except InvalidInput as exc:
-                record.state = "open"
-                await self._save_record(track, record)
+                await self.records.move(track, record, "open")
                 return [form(errors=exc.errors)]
             except MailbotError as exc:
-                record.state = "open"
-                await self._save_record(track, record)
+                await self.records.move(track, record, "open")
                 notice = "\n\n".join(p for p in (outcome_markdown(lang, mode=record.mode, error=exc),
                                                  guide_markdown(exc, lang)) if p)
                 return [form(notice=notice)]
-            record.state = "done"
-            await self._save_record(track, record)
+            await self.records.move(track, record, "done")
             values.update(saved.mailbox.public())
             return [form(status="disabled", notice=outcome_markdown(lang, mode=record.mode, mailbox=saved.mailbox,
                                                                    warnings=saved.warnings))]

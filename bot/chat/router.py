@@ -18,10 +18,12 @@ from bot.chat.cards import Cards
 from bot.chat.handlers import Commands
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
-from bot.chat.wizard import CANCEL, Flow, FlowStore, Wizard
+from bot.chat.wizard import CANCEL, Wizard
 from bot.errors import MailbotError
 from bot.guides import answer
 from bot.i18n import detect_lang
+from bot.state.claims import Claims
+from bot.state.flows import Flow, Flows, Superseded
 
 log = logging.getLogger("mailbot.chat")
 
@@ -88,6 +90,10 @@ STILL_OPEN = T(zh="（你的“{flow}”还在进行中：{prompt}）", en="(You
 LEFT = T(zh="（已放弃未完成的“{flow}”。）", en="(Left your unfinished '{flow}'.)")
 # intents that start a dialog of their own: the open one is left for it
 STARTS_FLOW = frozenset({"new", "remove", "edit"})
+# Front ends whose message ids are unique and may be delivered again, to this or another instance:
+# each such message is handled by the one instance that claims its id first.
+DEDUPED_SOURCES = frozenset({"dingtalk"})
+SEEN_KEEP_S = 86_400.0  # a redelivery comes within minutes; ids older than a day are pruned
 EXPIRED = T(zh="上一个未完成的操作已超时取消（{minutes} 分钟无回复）。",
             en="Your unfinished step was cancelled after {minutes} minutes without a reply.")
 
@@ -113,23 +119,33 @@ class Router:
     def __init__(self, app: App, *, idle_s: float | None = None, clock: Callable[[], float] = time.time) -> None:
         self.app = app
         idle = idle_s if idle_s is not None else app.settings.wizard_idle_s
-        self.flows = FlowStore(app.storage, idle, clock, run=app.run_id)
+        self.flows = Flows(app.storage, idle, clock, run=app.run_id)
+        self.seen = Claims(app.storage, "chat_seen", keep_s=SEEN_KEEP_S)
         self.wizard = Wizard(app, self.flows)
         self.cards = Cards(app)
         self.commands = Commands(app, self.wizard, self.cards)
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
-        if len(msg.text) > MAX_MESSAGE_CHARS:  # every front end comes through here: the work per message is bounded
-            lang = detect_lang(msg.text[:200])
-            return [TextReply(TOO_LONG(lang).format(n=len(msg.text), max=MAX_MESSAGE_CHARS))]
+        """The replies to `msg`; none when another instance handles it (a redelivered message, or a
+        dialog step another instance took first)."""
         try:
+            if msg.source in DEDUPED_SOURCES and msg.msg_id and not await self.seen.claim(msg.msg_id):
+                log.info("message %s is handled elsewhere", msg.msg_id)
+                return []
+            if len(msg.text) > MAX_MESSAGE_CHARS:  # every front end comes through here: the work per message is bounded
+                lang = detect_lang(msg.text[:200])
+                return [TextReply(TOO_LONG(lang).format(n=len(msg.text), max=MAX_MESSAGE_CHARS))]
             return await self._handle(msg)
-        except MailbotError as exc:
+        except Superseded:
+            log.info("a dialog step of message %s was taken by another instance", msg.msg_id)
+            return []
+        except MailbotError as exc:  # a store that cannot write or read says so (StorageFailed): nothing is dropped silently
             return [TextReply(exc.message(msg.language))]
 
     async def _handle(self, msg: IncomingMessage) -> list[Reply]:
         await self.cards.remember_admin(msg)
-        key, flow, expired = await self.flows.load(msg)
+        loaded = await self.flows.load(msg.sender_staff_id, msg.conversation_id, private=msg.private)
+        key, flow, expired = loaded.key, loaded.flow, loaded.expired
         notes: list[Reply] = []
         if flow is not None and key is not None:
             if not expired:

@@ -1,8 +1,10 @@
 """Multi-step chat flows ("新建邮箱", remove confirmation, new secret) as an explicit state machine.
 
-A flow is a small JSON document in the `wizards` table, keyed by user + conversation, so it survives
-a restart. Steps are data (`STEPS`): each names the field it fills, its prompt and its parser, which
-validates with the registry's model and raises InvalidInput to re-ask with the reason.
+A flow is a small JSON document kept by the flows service (bot.state.flows), keyed by user +
+conversation, so it survives a restart and every instance on the store sees it; each step is a
+compare-and-set there (a step another instance took first raises Superseded, and that one answers).
+Steps are data (`STEPS`): each names the field it fills, its prompt and its parser, which validates
+with the registry's model and raises InvalidInput to re-ask with the reason.
 
 The secret is never part of the state: it is only ever the text of the message that answers the
 secret step, used at once for the login check and then dropped. In a group the secret step moves to
@@ -28,9 +30,8 @@ from bot.i18n import Text
 from bot.mailboxes.model import parse_spec
 from bot.mailboxes.service import password_refused
 from bot.providers import CATALOG, PROVIDER_TYPES, detect_type, get_provider
-from bot.storage import Storage
+from bot.state.flows import PRIVATE, Flow, Flows
 
-PRIVATE = "@private"
 YES = re.compile(r"^(是|是的|对|好|好的|确认|确定|可以|ok|okay|yes|y|sure|confirm|1)$")
 NO = re.compile(r"^(否|不|不是|no|n)$")
 CANCEL = re.compile(r"^(取消|算了|退出|放弃|cancel|quit|exit|abort|stop)$")
@@ -151,79 +152,6 @@ FAILED_CHOICES = T(zh="回复 1 重新输入，2 修改设置（如 端口=587 �
                    en="Reply 1 to enter it again, 2 to change settings (e.g. port=587 security=starttls), 3 to cancel.")
 
 
-# ---- persisted state ---------------------------------------------------------------------------
-
-@dataclass
-class Flow:
-    """A conversation's open flow. `state` is a step field, "secret", "failed" or "confirm_remove"."""
-
-    kind: str  # "new" | "edit_secret" | "remove"
-    state: str
-    lang: str
-    data: dict[str, Any]
-    touched: float
-    origin: str = ""
-    run: str = ""  # App.run_id of the run that last saved it
-
-    def dump(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class FlowStore:
-    """Flows by `user|conversation` in the storage interface; stale ones expire on read.
-
-    The set of open keys is kept in memory (this process is the table's only writer), so the
-    common message with no open flow costs no storage read.
-    """
-
-    def __init__(self, storage: Storage, idle_s: float, clock: Callable[[], float] = time.time, run: str = "") -> None:
-        self._table = storage.table("wizards")
-        self._keys: set[str] | None = None
-        self.idle_s = idle_s
-        self.clock = clock
-        self.run = run
-
-    def resumed(self, flow: Flow) -> bool:
-        """Left open by an earlier run of the bot (a restart, or the last `mailbot shell`)."""
-        return flow.run != self.run
-
-    async def _open_keys(self) -> set[str]:
-        if self._keys is None:
-            self._keys = {key for key, _ in await self._table.items()}
-        return self._keys
-
-    @staticmethod
-    def key(user: str, conversation: str) -> str:
-        return f"{user}|{conversation}"
-
-    async def load(self, msg: IncomingMessage) -> tuple[str | None, Flow | None, bool]:
-        """(key, flow, expired) for the sender here; single chats also pick up flows moved to @private."""
-        keys = [self.key(msg.sender_staff_id, msg.conversation_id)]
-        if msg.private:
-            keys.append(self.key(msg.sender_staff_id, PRIVATE))
-        open_keys = await self._open_keys()
-        for key in keys:
-            raw = await self._table.get(key) if key in open_keys else None
-            if raw is None:
-                continue
-            flow = Flow(**raw)
-            if self.clock() - flow.touched > self.idle_s:
-                await self.drop(key)
-                return key, flow, True
-            return key, flow, False
-        return None, None, False
-
-    async def save(self, key: str, flow: Flow) -> None:
-        flow.touched = self.clock()
-        flow.run = self.run
-        await self._table.put(key, flow.dump())
-        (await self._open_keys()).add(key)
-
-    async def drop(self, key: str) -> None:
-        (await self._open_keys()).discard(key)
-        await self._table.delete(key)
-
-
 # ---- the machine -------------------------------------------------------------------------------
 
 def error_lines(exc: MailbotError, lang: str) -> list[str]:
@@ -252,9 +180,9 @@ AMEND = T(zh="回复要修改的项，例如：端口=587 加密=starttls 或 �
 class Wizard:
     """Runs flows for the router: start them, feed them messages, cancel and expire them."""
 
-    def __init__(self, app: App, store: FlowStore) -> None:
+    def __init__(self, app: App, flows: Flows) -> None:
         self.app = app
-        self.store = store
+        self.flows = flows
 
     @staticmethod
     def title(flow: Flow, lang: str) -> str:
@@ -276,7 +204,7 @@ class Wizard:
     async def resume(self, key: str, flow: Flow, lang: str) -> list[Reply]:
         """A flow an earlier run left open: say so and ask again, rather than take this message as its value
         (it may have been meant for something else; at the secret step it is dropped unread)."""
-        await self.store.save(key, flow)
+        await self.flows.save(key, flow)
         when = time.strftime("%H:%M", time.localtime(flow.touched))
         return [TextReply("\n".join([RESUMED(lang).format(flow=self.title(flow, lang), time=when),
                                      self.waiting_for(flow, lang)]), expects_secret=flow.state == "secret")]
@@ -287,18 +215,18 @@ class Wizard:
         """`新建邮箱` alone starts at the name; with key=value pairs only what is missing is asked."""
         flow = Flow(kind="new", state="", lang=lang, data={}, touched=0, origin=msg.conversation_id)
         notes = await self._merge(flow, pairs_text, one_shot=True)
-        return await self._advance(msg, self.store.key(msg.sender_staff_id, msg.conversation_id), flow, notes)
+        return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, notes)
 
     async def start_secret_change(self, msg: IncomingMessage, name: str, lang: str) -> list[Reply]:
         mailbox = await self.app.mailboxes.get(name)
         flow = Flow(kind="edit_secret", state="", lang=lang, data={"name": mailbox.name, "type": mailbox.type},
                     touched=0, origin=msg.conversation_id)
-        return await self._advance(msg, self.store.key(msg.sender_staff_id, msg.conversation_id), flow, [])
+        return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, [])
 
     async def start_remove(self, msg: IncomingMessage, name: str, lang: str) -> list[Reply]:
         mailbox = await self.app.mailboxes.get(name)
         flow = Flow(kind="remove", state="confirm_remove", lang=lang, data={"name": mailbox.name}, touched=0)
-        await self.store.save(self.store.key(msg.sender_staff_id, msg.conversation_id), flow)
+        await self.flows.save(self.flows.key(msg.sender_staff_id, msg.conversation_id), flow)
         return [TextReply(T(zh=f"确定删除邮箱“{mailbox.name}”（{mailbox.account}）吗？",
                             en=f"Remove the mailbox '{mailbox.name}' ({mailbox.account})? ")(lang) + CONFIRM_REMOVE(lang))]
 
@@ -319,7 +247,7 @@ class Wizard:
         try:
             flow.data[step.field] = await step.parse(self.app, msg.text, flow.data)
         except InvalidInput as exc:
-            await self.store.save(key, flow)
+            await self.flows.save(key, flow)
             return [TextReply("\n".join([exc.message(lang), "", step.prompt(flow.data, lang)]))]
         return await self._advance(msg, key, flow, [])
 
@@ -354,7 +282,7 @@ class Wizard:
         pending = next((s for s in STEPS if flow.kind == "new" and s.needed(flow.data)), None)
         if pending is not None:
             flow.state = pending.field
-            await self.store.save(key, flow)
+            await self.flows.save(key, flow)
             return [TextReply("\n".join([*notes, *([""] if notes else []), pending.prompt(flow.data, lang)]))]
         flow.state = "secret"
         provider = get_provider(flow.data["type"])
@@ -364,14 +292,14 @@ class Wizard:
         prompt = MarkdownReply(title=T(zh="请输入密码", en="Enter the secret")(lang),
                                text="\n".join([*notes, ask, *(["", *guide] if guide else [])]), expects_secret=True)
         if not msg.private:
-            await self.store.drop(key)
+            await self.flows.drop(key, flow)
             flow.origin = msg.conversation_id
-            await self.store.save(self.store.key(msg.sender_staff_id, PRIVATE), flow)
+            await self.flows.save(self.flows.key(msg.sender_staff_id, PRIVATE), flow)
             return [TextReply("\n".join([*notes, T(
                 zh=f"为保护{provider.secret_name_zh}，请在与我的单聊中继续：单聊里你发给我的下一条消息将作为{provider.secret_name_zh}（不会显示出来）。不要在群里发送密码。",
                 en=f"To keep the {provider.secret_name_en} private, continue in a single chat with me: your next message there is taken as the {provider.secret_name_en} (it is never shown). Do not post passwords in the group.")(lang)])),
                 replace(prompt, text="\n".join([ask, *(["", *guide] if guide else [])]), private_to=msg.sender_staff_id)]
-        await self.store.save(key, flow)
+        await self.flows.save(key, flow)
         return [prompt]
 
     async def _secret(self, msg: IncomingMessage, key: str, flow: Flow) -> list[Reply]:
@@ -379,6 +307,7 @@ class Wizard:
         lang = flow.lang
         secret = SecretStr(msg.text.strip())
         actor = msg.actor()
+        await self.flows.drop(key, flow)  # taken by this instance only; stored again below if it goes on
         try:
             if flow.kind == "new":
                 result = await self.app.mailboxes.add(dict(flow.data), secret, actor)
@@ -390,14 +319,13 @@ class Wizard:
                 for field in others:
                     flow.data.pop(field, None)
                 return await self._advance(msg, key, flow, [exc.message(lang)])
-            await self.store.save(key, flow)
+            await self.flows.save(key, flow)
             return [TextReply(exc.message(lang), expects_secret=True)]
         except MailbotError as exc:
             flow.state = "failed"
-            await self.store.save(key, flow)
+            await self.flows.save(key, flow)
             return [MarkdownReply(title=T(zh="登录检查失败", en="Login check failed")(lang),
                                   text="\n".join(["❌ " + error_lines(exc, lang)[0], *error_lines(exc, lang)[1:], "", FAILED_CHOICES(lang)]))]
-        await self.store.drop(key)
         head = T(zh="✅ 登录检查通过，已保存：", en="✅ Login check passed; saved:")(lang)
         warnings = [f"⚠️ {w.text(lang)}" for w in result.warnings]
         return [TextReply("\n".join([head, summary(result.mailbox, lang), *warnings]))]
@@ -407,7 +335,7 @@ class Wizard:
         if said in ("1", "重试", "重新输入", "retry", "again"):
             return await self._advance(msg, key, flow, [])
         if said in ("3",):
-            await self.store.drop(key)
+            await self.flows.drop(key, flow)
             return [TextReply(CANCELLED(lang))]
         pairs, _ = parse_pairs(msg.text)
         if pairs and flow.kind == "new":
@@ -415,15 +343,15 @@ class Wizard:
             return await self._advance(msg, key, flow, notes)
         if said in ("2", "修改", "修改设置", "edit", "change") and flow.kind == "new":
             flow.state = "amend"
-            await self.store.save(key, flow)
+            await self.flows.save(key, flow)
             current = " ".join(f"{k}={v}" for k, v in flow.data.items())
             return [TextReply(T(zh=f"当前设置：{current}\n", en=f"Current settings: {current}\n")(lang) + AMEND(lang))]
-        await self.store.save(key, flow)
+        await self.flows.save(key, flow)
         return [TextReply(FAILED_CHOICES(lang))]
 
     async def _confirm_remove(self, msg: IncomingMessage, key: str, flow: Flow, said: str) -> list[Reply]:
         lang = flow.lang
-        await self.store.drop(key)
+        await self.flows.drop(key, flow)
         if not YES.match(said):
             return [TextReply(CANCELLED(lang))]
         removed = await self.app.mailboxes.remove(flow.data["name"], msg.actor())

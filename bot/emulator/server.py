@@ -210,8 +210,10 @@ class DingTalkEmulator:
         conversation_id: str | None = None,
         msg_id: str | None = None,
         webhook_ttl_s: float = 3600,
+        connection: int | None = None,
     ) -> ChatPush:
-        """Push a text message typed by `sender_staff_id`; conversation_type "1" single, "2" group."""
+        """Push a text message typed by `sender_staff_id`; conversation_type "1" single, "2" group.
+        `connection` picks which open Stream connection gets it (default: the newest)."""
         if conversation_type not in ("1", "2"):
             raise ValueError("conversation_type is '1' (single chat) or '2' (group)")
         if conversation_id is None:
@@ -232,15 +234,17 @@ class DingTalkEmulator:
             webhook_expires_ms=expires_ms,
         )
         frame = self._stream.new_frame("CALLBACK", CHAT_TOPIC, data)
-        return ChatPush(await self._stream.push(frame), msg_id, frame)
+        return ChatPush(await self._stream.push(frame, connection=connection), msg_id, frame)
 
-    async def resend(self, frame: dict[str, Any], *, same_message_id: bool = False) -> str:
-        """Redeliver a frame as DingTalk does when an ACK is late: same data (same msgId)."""
+    async def resend(self, frame: dict[str, Any], *, same_message_id: bool = False,
+                     connection: int | None = None) -> str:
+        """Redeliver a frame as DingTalk does when an ACK is late: same data (same msgId), to the
+        newest connection or the `connection`-th open one (another instance of the bot)."""
         again = copy.deepcopy(frame)
         again["headers"]["time"] = str(now_ms())
         if not same_message_id:
             again["headers"]["messageId"] = new_message_id()
-        return await self._stream.push(again)
+        return await self._stream.push(again, connection=connection)
 
     async def send_card_callback(
         self,
@@ -249,8 +253,10 @@ class DingTalkEmulator:
         content: dict[str, Any],
         *,
         extension: dict[str, Any] | None = None,
+        connection: int | None = None,
     ) -> str:
-        """Push a card action; updates the handler's ACK carries are in `cards` once wait_ack returns."""
+        """Push a card action; updates the handler's ACK carries are in `cards` once wait_ack returns.
+        `connection` picks which open Stream connection gets it (default: the newest)."""
         card = self._cards.instances.get(out_track_id)
         if card is None:
             raise EmulatorError(f"no card {out_track_id!r} was created")
@@ -280,7 +286,7 @@ class DingTalkEmulator:
 
         pushed = self._stream.new_frame("CALLBACK", CARD_CALLBACK_TOPIC, data)
         try:
-            return await self._stream.push(pushed, apply)
+            return await self._stream.push(pushed, apply, connection)
         except BaseException:
             self._cards.callback_answered(out_track_id, pushed_at)
             raise

@@ -30,7 +30,8 @@ class _Connection:
 
 
 class StreamHub:
-    """Pushes frames to the newest open connection and matches ACKs to them by messageId."""
+    """Pushes frames to the newest open connection (or a chosen one: DingTalk spreads an app's frames
+    over its connections, e.g. several bot instances) and matches ACKs to them by messageId."""
 
     def __init__(self, app_id: str) -> None:
         self._app_id = app_id
@@ -96,22 +97,29 @@ class StreamHub:
             future = self._acks[message_id] = asyncio.get_running_loop().create_future()
         future.set_result(ack)
 
-    def _current(self) -> _Connection:
+    def _current(self, connection: int | None = None) -> _Connection:
+        """The newest open connection, or the `connection`-th open one (0: the oldest)."""
         if not self._open:
             raise EmulatorError("no Stream connection is open")
-        return self._open[-1]
+        if connection is None:
+            return self._open[-1]
+        if not 0 <= connection < len(self._open):
+            raise EmulatorError(f"no open Stream connection #{connection} ({len(self._open)} open)")
+        return self._open[connection]
 
     def new_frame(self, frame_type: str, topic: str, data: dict[str, Any]) -> dict[str, Any]:
         return frame(frame_type, topic, data, app_id=self._app_id)
 
     async def push(
-        self, pushed: dict[str, Any], on_ack: Callable[[dict[str, Any]], None] | None = None
+        self, pushed: dict[str, Any], on_ack: Callable[[dict[str, Any]], None] | None = None,
+        connection: int | None = None,
     ) -> str:
         """Send a frame as is; an ACK for its messageId is awaited afresh even on redelivery.
 
         `on_ack` runs before `wait_ack` returns, so state an ACK carries is applied by then.
+        `connection` picks an open connection by position (default: the newest).
         """
-        conn = self._current()
+        conn = self._current(connection)
         headers = pushed["headers"]
         if pushed["type"] != "SYSTEM" and not self._subscribed(conn, pushed["type"], headers["topic"]):
             raise EmulatorError(f"client did not subscribe to {pushed['type']} {headers['topic']}")

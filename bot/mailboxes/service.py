@@ -66,6 +66,22 @@ def password_refused(type_key: str) -> FieldError:
                                                  en=f"{refused.cause.en} {refused.fix.en}"))
 
 
+def _name_taken(name: str) -> InvalidInput:
+    return InvalidInput([FieldError(
+        field="name",
+        problem=Text(zh=f"名称“{name}”已被使用，请换一个", en=f"the name '{name}' is already taken; pick another"),
+        example=f"{name}-2",
+    )])
+
+
+def _changed(name: str) -> Conflict:
+    return Conflict(
+        Text(zh=f"邮箱“{name}”已被他人修改，这份内容已过期。",
+             en=f"The mailbox '{name}' was changed by someone else since this was shown."),
+        Text(zh="请重新打开最新的邮箱信息后再操作。", en="Open the latest version and try again."),
+    )
+
+
 class MailboxService:
     def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0) -> None:
         self._table = storage.table("mailboxes")
@@ -91,6 +107,21 @@ class MailboxService:
         if mailbox is None:
             raise _not_found(name)
         return mailbox
+
+    async def _stored(self, name: str) -> tuple[Mailbox, dict[str, Any]]:
+        """The mailbox and its row as stored, for a compare-and-set against it."""
+        mailbox = await self.get(name)
+        raw = await self._table.get(mailbox.name)
+        if raw is None:  # removed meanwhile
+            raise _not_found(name)
+        return Mailbox.model_validate(raw), raw
+
+    async def _replace(self, raw: dict[str, Any], name: str, new: Mailbox | None) -> None:
+        """Write `new` over the row `name` (None removes it) only if it still is `raw`: another process
+        changed it meanwhile (two instances acting on one card press) raises Conflict and writes nothing.
+        The in-process lock orders this process's changes; this orders everyone's."""
+        if not await self._table.put_if(name, None if new is None else new.model_dump(mode="json"), raw):
+            raise _changed(name)
 
     async def default(self) -> Mailbox | None:
         return next((m for m in await self.list() if m.default), None)
@@ -126,11 +157,7 @@ class MailboxService:
     async def _check_name_free(self, name: str, keep: str | None = None) -> None:
         other = await self.find(name)
         if other is not None and other.name != keep:
-            raise InvalidInput([FieldError(
-                field="name",
-                problem=Text(zh=f"名称“{name}”已被使用，请换一个", en=f"the name '{name}' is already taken; pick another"),
-                example=f"{name}-2",
-            )])
+            raise _name_taken(name)
 
     # ---- changes -------------------------------------------------------------------------
 
@@ -161,7 +188,8 @@ class MailboxService:
                 created_by=actor.label(), created_at=now, updated_by=actor.label(), updated_at=now,
                 last_check=LastCheck(at=now, ok=True) if verify else None,
             )
-            await self._table.put(mailbox.name, mailbox.model_dump(mode="json"))
+            if not await self._table.put_if(mailbox.name, mailbox.model_dump(mode="json"), None):
+                raise _name_taken(spec.name)  # another process added it meanwhile
         await self.audit.record(actor, "add", mailbox.name, {
             **{k: v for k, v in mailbox.public().items() if k in SPEC_FIELDS}, "verified": verify})
         return SaveResult(mailbox, resolved.warnings)
@@ -193,7 +221,7 @@ class MailboxService:
         if verify:
             await self.verify(server, actor, current.name)
         async with self._lock:
-            latest = await self.get(current.name)
+            latest, raw = await self._stored(current.name)
             self._check_version(latest, current.version)
             now = _now()
             updated = latest.model_copy(update={
@@ -203,8 +231,11 @@ class MailboxService:
                 "version": latest.version + 1, "updated_by": actor.label(), "updated_at": now,
                 "last_check": LastCheck(at=now, ok=True) if verify else latest.last_check,
             })
-            deletes = [latest.name] if updated.name != latest.name else []
-            await self._table.write({updated.name: updated.model_dump(mode="json")}, delete=deletes)
+            if updated.name == latest.name:
+                await self._replace(raw, latest.name, updated)
+            else:  # a rename: the old row goes first, by compare-and-set, so only one process renames it
+                await self._replace(raw, latest.name, None)
+                await self._table.put(updated.name, updated.model_dump(mode="json"))
         diff = {k: [latest.public()[k], updated.public()[k]] for k in SPEC_FIELDS
                 if latest.public()[k] != updated.public()[k]}
         if not keep_secret:
@@ -215,29 +246,25 @@ class MailboxService:
     @staticmethod
     def _check_version(mailbox: Mailbox, expected: int | None) -> None:
         if expected is not None and mailbox.version != expected:
-            raise Conflict(
-                Text(zh=f"邮箱“{mailbox.name}”已被他人修改，这份内容已过期。",
-                     en=f"The mailbox '{mailbox.name}' was changed by someone else since this was shown."),
-                Text(zh="请重新打开最新的邮箱信息后再操作。", en="Open the latest version and try again."),
-            )
+            raise _changed(mailbox.name)
 
     async def remove(self, name: str, actor: Actor, *, expected_version: int | None = None) -> Mailbox:
         async with self._lock:
-            mailbox = await self.get(name)
+            mailbox, raw = await self._stored(name)
             self._check_version(mailbox, expected_version)
-            await self._table.delete(mailbox.name)
+            await self._replace(raw, mailbox.name, None)
         await self.audit.record(actor, "remove", mailbox.name, {"was_default": mailbox.default})
         return mailbox
 
     async def set_enabled(self, name: str, enabled: bool, actor: Actor, *,
                           expected_version: int | None = None) -> Mailbox:
         async with self._lock:
-            mailbox = await self.get(name)
+            mailbox, raw = await self._stored(name)
             self._check_version(mailbox, expected_version)
             if mailbox.enabled == enabled:
                 return mailbox
             updated = self._touched(mailbox, actor, enabled=enabled)
-            await self._table.put(updated.name, updated.model_dump(mode="json"))
+            await self._replace(raw, mailbox.name, updated)
         await self.audit.record(actor, "enable" if enabled else "disable", mailbox.name, {"enabled": [not enabled, enabled]})
         return updated
 
@@ -245,6 +272,8 @@ class MailboxService:
         async with self._lock:
             mailbox = await self.get(name)
             self._check_version(mailbox, expected_version)
+            # One write for all rows, so there is never a moment with two defaults or none (two
+            # processes setting the same default at once both succeed: the outcome is the same).
             writes = {m.name: self._touched(m, actor, default=False).model_dump(mode="json")
                       for m in await self.list() if m.default and m.name != mailbox.name}
             updated = self._touched(mailbox, actor, default=True)
@@ -261,9 +290,9 @@ class MailboxService:
                                            problem=Text(zh="每分钟封数需在 1–10000 之间", en="must be 1–10000 mails a minute"),
                                            example="20")])
         async with self._lock:
-            mailbox = await self.get(name)
+            mailbox, raw = await self._stored(name)
             updated = self._touched(mailbox, actor, rate_per_minute=per_minute)
-            await self._table.put(updated.name, updated.model_dump(mode="json"))
+            await self._replace(raw, mailbox.name, updated)
         await self.audit.record(actor, "rate", mailbox.name, {"rate_per_minute": [mailbox.rate_per_minute, per_minute]})
         return updated
 
@@ -294,9 +323,13 @@ class MailboxService:
         check = LastCheck(at=_now(), ok=failure is None, code=failure.code if failure else None,
                           reason=failure.message("en") if failure else None)
         async with self._lock:
-            latest = await self.find(mailbox.name)
-            if latest is not None:
-                await self._table.put(latest.name, latest.model_copy(update={"last_check": check}).model_dump(mode="json"))
+            for _ in range(3):  # another process's change meanwhile: record the check on top of it
+                raw = await self._table.get(mailbox.name)
+                if raw is None:
+                    break
+                latest = Mailbox.model_validate(raw)
+                if await self._table.put_if(latest.name, latest.model_copy(update={"last_check": check}).model_dump(mode="json"), raw):
+                    break
         await self.audit.record(actor, "test", mailbox.name,
                                 {"ok": failure is None, "to": to, "message_id": message_id,
                                  "reason": failure.code if failure else None}, ok=failure is None)

@@ -1,6 +1,9 @@
 """Alerts for admins: a mail failed for good, or a mailbox's login started failing.
 
 The worker calls an AlertSink; `mailbot run` wires one that posts to DingTalk, local mode logs.
+Several instances on one store may raise the same alert (each has its own worker): an alert has an
+identity (`Alert.identity`), and the chat sink sends it only after claiming that identity in the
+`relay_alerts` table (bot.state.claims), so it goes out once per ALERT_WINDOW_S across instances.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.errors import MailbotError, SmtpError, smtp_error_from
+from bot.errors import MailbotError, SmtpError, StorageFailed, smtp_error_from
 from bot.guides import short_guide
 from bot.guides.matcher import GUIDE_TYPES
+from bot.state.claims import Claims
+from bot.storage import Storage
 
 log = logging.getLogger("mailbot.relay.alerts")
 
 Kind = Literal["mail_failed", "login_failing"]
+ALERT_WINDOW_S = 600.0  # one alert of an identity per this many seconds, across instances
+ALERTS_KEPT_S = 86_400.0  # claims older than this are pruned
 
 
 @dataclass(frozen=True)
@@ -30,14 +37,24 @@ class Alert:
     provider_type: str | None = None
     offers_guide: bool = False
     reply: str | None = None
+    attempt: int = 0  # of the mail's delivery attempts, the one that failed (a retried mail failing again alerts again)
 
     @classmethod
-    def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None) -> Alert:
+    def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None, *,
+           attempt: int = 0) -> Alert:
         smtp = error if isinstance(error, SmtpError) else None
         return cls(kind=kind, mailbox=mailbox, code=error.code, reason_zh=error.message("zh"),
                    reason_en=error.message("en"), mail_id=mail_id,
                    provider_type=smtp.provider_type if smtp else None,
-                   offers_guide=bool(smtp and smtp.offers_guide), reply=smtp.reply if smtp else None)
+                   offers_guide=bool(smtp and smtp.offers_guide), reply=smtp.reply if smtp else None,
+                   attempt=attempt)
+
+    @property
+    def identity(self) -> str:
+        """What makes two alerts the same one: a mail's failure (per attempt), a mailbox's failing login."""
+        if self.kind == "mail_failed":
+            return f"mail_failed|{self.mail_id or self.mailbox}|{self.attempt}"
+        return f"{self.kind}|{self.mailbox}"
 
     def error(self) -> SmtpError:
         """The classified error again, for cards that render reason, fix and guide themselves."""
@@ -78,14 +95,27 @@ class LoggingSink:
 
 
 class NotifySink:
-    """Hands the alert to a chat notifier (e.g. Runtime.alert: a card or markdown) and logs it too."""
+    """Hands the alert to a chat notifier (e.g. Runtime.alert: a card or markdown) and logs it too.
 
-    def __init__(self, notify: Callable[[Alert], Awaitable[None]]) -> None:
+    With `storage`, an alert is handed over only by the instance that claims its identity first
+    (any instance on that store): the others log it and stop. A store that cannot say sends it
+    anyway (a duplicate beats a lost alert)."""
+
+    def __init__(self, notify: Callable[[Alert], Awaitable[None]], storage: Storage | None = None) -> None:
         self._notify = notify
         self._log = LoggingSink()
+        self._claims = (Claims(storage, "relay_alerts", keep_s=ALERTS_KEPT_S, window_s=ALERT_WINDOW_S)
+                        if storage is not None else None)
 
     async def alert(self, event: Alert) -> None:
         await self._log.alert(event)
+        if self._claims is not None:
+            try:
+                if not await self._claims.claim(event.identity):
+                    log.info("alert %s was sent by another instance", event.identity)
+                    return
+            except StorageFailed as exc:
+                log.warning("could not claim alert %s (%s); sending it anyway", event.identity, exc.code)
         try:
             await self._notify(event)
         except Exception:  # noqa: BLE001 - an alert channel outage must not stop delivery

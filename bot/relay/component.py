@@ -63,5 +63,6 @@ class RelayComponent:
 
 
 def relay(runtime: Any) -> RelayComponent:
-    """Factory for bot.cli.run COMPONENTS: alerts go to the admins' chat via runtime.alert."""
-    return RelayComponent(runtime.app, NotifySink(runtime.alert))
+    """Factory for bot.cli.run COMPONENTS: alerts go to the admins' chat via runtime.alert, once
+    across the instances sharing the store."""
+    return RelayComponent(runtime.app, NotifySink(runtime.alert, runtime.app.storage))

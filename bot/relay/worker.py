@@ -366,7 +366,7 @@ class Worker:
         self.relay.metrics.failed += 1
         await self.outbox.failed(record)
         if alert:
-            await self.alerts.alert(Alert.of("mail_failed", record.mailbox, exc, record.id))
+            await self.alerts.alert(Alert.of("mail_failed", record.mailbox, exc, record.id, attempt=record.attempts))
 
     async def _login_failed(self, lane: Lane, record: MailRecord, exc: SmtpError) -> None:
         """Login rejected: the mail fails; admins hear once per mailbox until a login works again."""

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from bot.adapters.dingtalk import DingTalkAdapter
 from bot.app import App, open_app
 from bot.audit import Actor
-from bot.chat import cards as chat_cards
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator
+from bot.state import card_records
 from tests.chat.conftest import SECRET, stream_settings
 from tests.support.smtpd import SmtpServer
 
@@ -209,8 +209,8 @@ async def test_stale_edit_form_does_not_overwrite(emu: DingTalkEmulator, cards_l
 async def test_only_the_newest_cards_are_remembered(emu: DingTalkEmulator, cards_live: DingTalkAdapter,
                                                     smtp_server: Callable[..., SmtpServer],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(chat_cards, "CARDS_KEPT", 2)
-    monkeypatch.setattr(chat_cards, "TRIM_EVERY", 1)
+    monkeypatch.setattr(card_records, "CARDS_KEPT", 2)
+    monkeypatch.setattr(card_records, "TRIM_EVERY", 1)
     srv = smtp_server(security="ssl", users={"notice@corp.example": SECRET})
     await app_of(cards_live).mailboxes.add(form_values(srv, type="custom", security="ssl"), SecretStr(SECRET),
                                            Actor(id="boss"))

@@ -171,5 +171,5 @@ async def test_secret_change_flow(app: App, say: Say, server: SmtpServer) -> Non
 
 
 def test_flow_state_holds_no_secret_field() -> None:
-    from bot.chat.wizard import Flow
+    from bot.state.flows import Flow
     assert "secret" not in Flow.__dataclass_fields__
