@@ -36,7 +36,8 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
     storage = open_storage(settings)
     try:
         await storage.open()
-        box = await SecretBox.open(storage, settings.data_dir, settings.secret_key)
+        box = await SecretBox.open(storage, settings.data_dir, settings.secret_key,
+                                shared=settings.database_url is not None)
         service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s)
         s = settings
         run_id = uuid.uuid4().hex

@@ -70,10 +70,23 @@ class SecretBox:
         return f"SecretBox(source={self.source!r})"
 
     @classmethod
-    async def open(cls, storage: Storage, data_dir: Path, env_key: SecretStr | None) -> "SecretBox":
+    async def open(cls, storage: Storage, data_dir: Path, env_key: SecretStr | None, *,
+                   shared: bool = False) -> "SecretBox":
+        """`shared`: the store is shared by several instances (PostgreSQL), so the key must be too:
+        it comes from MAILBOT_SECRET_KEY, never from a file made here."""
         meta = storage.table("meta")
         check = await meta.get(_CHECK_KEY)
         key_file = Path(data_dir) / KEY_FILE
+        if env_key is None and shared:
+            raise SecretKeyError(
+                Text(zh="使用 MAILBOT_DATABASE_URL 时必须设置 MAILBOT_SECRET_KEY：所有实例用同一个密钥解密邮箱密码。",
+                     en="MAILBOT_DATABASE_URL needs MAILBOT_SECRET_KEY: every instance decrypts the mailbox passwords "
+                        "with the same key."),
+                Text(zh="在每个实例上设置相同的 MAILBOT_SECRET_KEY（从嵌入式存储迁移过来时，就是 `mailbot store migrate` "
+                        "提示的那个密钥文件的内容；全新部署可用 `mailbot secrets keygen` 生成）。",
+                     en="Set the same MAILBOT_SECRET_KEY on every instance (after `mailbot store migrate`, the content "
+                        "of the key file it names; for a new setup, make one with `mailbot secrets keygen`)."),
+            )
         if env_key is not None:
             box = cls(_parse_keys(env_key.get_secret_value(), "MAILBOT_SECRET_KEY"),
                       source="MAILBOT_SECRET_KEY", key_file=None)

@@ -39,7 +39,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except MailbotError as exc:
         status = next((code for cls, code in STATUS_OF if isinstance(exc, cls)), 500)
-        if isinstance(exc, StorageFailed) and request.method == "POST" and request.path == MAILS:
+        if (isinstance(exc, StorageFailed) and exc.kind != "unavailable" and request.method == "POST"
+                and request.path == MAILS):
             status = 507  # the mail could not be stored: not accepted (mail accepted before is safe)
         return web.json_response(exc.to_dict(_lang(request)), status=status)
 

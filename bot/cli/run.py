@@ -138,6 +138,8 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings, *, interactive: bool) -> int:
+    if settings.database_url is not None:  # instances on one database share the work (leased claims)
+        return await _serve(settings, interactive=interactive)
     with run_lock(settings.data_dir):  # one run per data dir: a second one exits 2 (DataDirInUse)
         return await _serve(settings, interactive=interactive)
 
