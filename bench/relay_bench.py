@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import open_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.relay.alerts import LoggingSink  # noqa: E402
-from bot.relay.component import RelayComponent  # noqa: E402
+from bot.adapters.relay_component import RelayComponent  # noqa: E402
 from bot.relay.mime import build_bytes  # noqa: E402
 from tests.relay.conftest import add_mailbox  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Literal
 
@@ -34,3 +35,9 @@ class Text(BaseModel):
 
     def format(self, **kwargs: object) -> "Text":
         return Text(zh=self.zh.format(**kwargs), en=self.en.format(**kwargs))
+
+
+def locale_lang() -> str:
+    """Messages for a terminal follow the locale: zh for a Chinese locale, en otherwise."""
+    locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "zh" if locale.lower().startswith("zh") else "en"

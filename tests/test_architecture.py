@@ -43,8 +43,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # Known places where a lower layer reaches up, each with its reason; anything new fails.
 UPWARD_ALLOWED = frozenset({
-    ("bot.relay.component", "bot.adapters.http"),  # the relay's run component serves its HTTP adapter
-    ("bot.console.component", "bot.cli.common"),  # the console's run component speaks the CLI's language
 })
 
 

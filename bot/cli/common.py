@@ -17,6 +17,7 @@ from typing import Any
 from bot.audit import Actor
 from bot.display import pad, width
 from bot.errors import MailbotError
+from bot.i18n import locale_lang
 
 log = logging.getLogger("mailbot")
 
@@ -28,8 +29,7 @@ def cli_actor() -> Actor:
 
 def cli_lang() -> str:
     """CLI messages follow the locale: zh for a Chinese locale, en otherwise."""
-    locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-    return "zh" if locale.lower().startswith("zh") else "en"
+    return locale_lang()
 
 
 def print_json(data: Any) -> None:

@@ -78,7 +78,7 @@ def dingtalk(runtime: Runtime) -> Component | None:
     return DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle)
 
 
-COMPONENTS: tuple[str, ...] = ("bot.cli.run:dingtalk", "bot.console.component:console", "bot.relay.component:relay")
+COMPONENTS: tuple[str, ...] = ("bot.cli.run:dingtalk", "bot.console.component:console", "bot.adapters.relay_component:relay")
 
 LOCAL_MODE = Text(
     zh="本地模式：未设置 DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET，未连接钉钉。\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.cli.common import cli_lang
+from bot.i18n import locale_lang
 from bot.console.access import Access, ConsoleRefused, check_bind
 from bot.console.app import PREFIX, Services, build_console, mount
 from bot.i18n import Text
@@ -38,7 +38,7 @@ class ConsoleComponent:
         try:
             check_bind(s.http_host, s.console_token)
         except ConsoleRefused as exc:
-            print(exc.message(cli_lang()), file=sys.stderr, flush=True)
+            print(exc.message(locale_lang()), file=sys.stderr, flush=True)
             return
         host = f"[{s.http_host}]" if ":" in s.http_host else s.http_host
         relay_component = self._relay_component()
@@ -58,7 +58,7 @@ class ConsoleComponent:
 
     @staticmethod
     def _announce(host: str, port: int) -> None:
-        print(READY.format(host=host, port=port)(cli_lang()), file=sys.stderr, flush=True)
+        print(READY.format(host=host, port=port)(locale_lang()), file=sys.stderr, flush=True)
         log.info("console at http://%s:%s%s/", host, port, PREFIX)
 
     async def stop(self) -> None:

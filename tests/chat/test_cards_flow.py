@@ -319,7 +319,7 @@ async def test_failed_mail_alert_card_and_its_retry_button(emu: DingTalkEmulator
                                                           smtp_server: Callable[..., SmtpServer]) -> None:
     from bot.cli.run import Runtime
     from bot.relay.alerts import NotifySink
-    from bot.relay.component import RelayComponent
+    from bot.adapters.relay_component import RelayComponent
     from bot.relay.models import MailRequest
 
     srv = smtp_server(data_replies=["550 5.7.1 Message rejected as spam"])

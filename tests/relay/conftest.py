@@ -19,7 +19,7 @@ from bot.app import App, open_app
 from bot.audit import Actor
 from bot.config import Settings
 from bot.relay.alerts import LoggingSink
-from bot.relay.component import RelayComponent
+from bot.adapters.relay_component import RelayComponent
 from bot.storage import Storage
 from tests.support.smtpd import SmtpServer
 

@@ -13,7 +13,7 @@ from typing import Any
 from bot.app import open_app
 from bot.cli.outbox import RECIPIENT_COLUMNS
 from bot.display import width
-from bot.relay.component import RelayComponent
+from bot.adapters.relay_component import RelayComponent
 from bot.relay.alerts import LoggingSink
 from tests.relay.conftest import add_mailbox, relay_settings
 

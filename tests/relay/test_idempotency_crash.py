@@ -17,7 +17,7 @@ import pytest
 
 from bot.app import open_app
 from bot.relay.alerts import LoggingSink
-from bot.relay.component import RelayComponent
+from bot.adapters.relay_component import RelayComponent
 from bot.relay.models import MailRequest
 from bot.relay.service import RelayService
 from bot.storage import SqliteStorage
