@@ -103,6 +103,17 @@ class Conflict(MailbotError):
     code = "conflict"
 
 
+class InProgress(Conflict):
+    """The same request is being handled right now (here or by another instance): retrying it
+    shortly gets its outcome (as Stripe answers a concurrent idempotent request, 409)."""
+
+    code = "in_progress"
+    temporary = True
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {**super().to_dict(lang), "temporary": True}
+
+
 class PermissionDenied(MailbotError):
     code = "permission_denied"
     exit_code = 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import binascii
 import hashlib
 import json
@@ -18,7 +19,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from bot.errors import Conflict, FieldError, InvalidInput, NotFound, TooLarge
+from bot.errors import Conflict, FieldError, InProgress, InvalidInput, NotFound, TooLarge
 from bot.i18n import Text
 from bot.mailboxes import MailboxService
 from bot.mailboxes.model import Mailbox
@@ -81,6 +82,10 @@ def _mailbox_missing(name: str | None) -> NotFound:
                         Text(zh="请在请求中指定 mailbox，或设置默认邮箱。", en="Name a mailbox, or set a default one."))
     return NotFound(Text(zh=f"邮箱“{name}”不存在或已停用。", en=f"The mailbox '{name}' does not exist or is disabled."),
                     Text(zh="用 `mailbot mailbox list` 查看可用邮箱。", en="See the usable ones with `mailbot mailbox list`."))
+
+
+KEY_WAIT_S = 2.0  # a request waits this long for another enqueue of its idempotency key to finish
+RESERVED_S = 10.0  # a key reserved this long without its mail is from an enqueue that never finished (a crash)
 
 
 def idempotency_slot(token: str | None, key: str) -> str:
@@ -216,19 +221,21 @@ class RelayService:
             entry = self._key_locks.setdefault(idem_key, [asyncio.Lock(), 0])
             entry[1] += 1
             try:
-                async with entry[0]:  # only requests with the same key wait for each other
-                    seen = await self.outbox.idempotency.get(idem_key)
-                    # A key whose mail has no record is from an enqueue cut short by a crash: no 202 was given.
-                    first = await self.outbox.get(seen["id"]) if seen is not None else None
-                    if seen is not None and first is not None:
-                        if seen["hash"] != digest:
-                            raise Conflict(Text(zh="这个 idempotency_key 已用于另一封不同的邮件。",
-                                                en="This idempotency_key was already used with a different body."),
-                                           Text(zh="每封新邮件用新的 key；重发同一封邮件时请求体必须完全相同。",
-                                                en="Use a new key per mail; a resend must have the identical body."))
-                        return first, False
-                    record = await self._enqueue(req, mailbox, draft, message_id, content, token,
-                                                 (idem_key, {"hash": digest}))
+                async with entry[0]:  # only requests with the same key in this process wait for each other
+                    claimed = await self._reserve_key(idem_key, digest)
+                    if isinstance(claimed, MailRecord):
+                        return claimed, False
+                    try:
+                        record = await self._enqueue(req, mailbox, draft, message_id, content, token,
+                                                     (idem_key, claimed))
+                    except Exception:
+                        # The client gets no 202: free the key for its retry unless the mail landed
+                        # after all (best effort; a reservation left behind is taken over once it is
+                        # RESERVED_S old).
+                        with contextlib.suppress(Exception):
+                            if await self.outbox.get(claimed["id"]) is None:
+                                await self.outbox.idempotency.put_if(idem_key, None, claimed)
+                        raise
             finally:
                 entry[1] -= 1
                 if entry[1] == 0:
@@ -236,15 +243,47 @@ class RelayService:
         self.metrics.accepted += 1
         return record, True
 
+    async def _reserve_key(self, idem_key: str, digest: str) -> dict[str, Any] | MailRecord:
+        """Take the idempotency key for a new mail (compare-and-set, so instances sharing the store
+        agree), or return the mail it already named. A key reserved by an enqueue still in progress,
+        here or in another instance, is waited for up to KEY_WAIT_S; one left by a crash (no record
+        after RESERVED_S) is taken over."""
+        mine = {"id": uuid.uuid4().hex, "hash": digest, "at": time.time()}
+        give_up = time.monotonic() + KEY_WAIT_S
+        while True:
+            seen = await self.outbox.idempotency.get(idem_key)
+            if seen is None:
+                if await self.outbox.idempotency.put_if(idem_key, mine, None):
+                    return mine
+                continue
+            first = await self.outbox.get(seen["id"])
+            if first is not None:
+                if seen["hash"] != digest:
+                    raise Conflict(Text(zh="这个 idempotency_key 已用于另一封不同的邮件。",
+                                        en="This idempotency_key was already used with a different body."),
+                                   Text(zh="每封新邮件用新的 key；重发同一封邮件时请求体必须完全相同。",
+                                        en="Use a new key per mail; a resend must have the identical body."))
+                return first
+            if time.time() - float(seen.get("at", 0)) > RESERVED_S:
+                if await self.outbox.idempotency.put_if(idem_key, mine, seen):
+                    return mine
+                continue
+            if time.monotonic() > give_up:
+                raise InProgress(Text(zh="带这个 idempotency_key 的同一封邮件正在被接收。",
+                                    en="A mail with this idempotency_key is being accepted right now."),
+                               Text(zh="几秒后用相同的请求重试，会得到那封邮件。",
+                                    en="Retry the same request in a few seconds: you will get that mail."))
+            await asyncio.sleep(0.05)
+
     async def _enqueue(self, req: MailRequest, mailbox: Mailbox, draft: dict[str, Any], message_id: str,
                        content: Content, token: TokenInfo | None,
                        idempotency: tuple[str, dict[str, Any]] | None) -> MailRecord:
         stamp = now()
-        record = MailRecord(id=uuid.uuid4().hex, mailbox=mailbox.name, account=mailbox.account, to=draft["to"],
+        record = MailRecord(id=idempotency[1]["id"] if idempotency else uuid.uuid4().hex, mailbox=mailbox.name, account=mailbox.account, to=draft["to"],
                             cc=draft["cc"], subject=draft["subject"], created_at=stamp, queued_at=stamp,
                             message_id=message_id, token=token.name if token else None,
                             idempotency_key=req.idempotency_key)
-        key = None if idempotency is None else (idempotency[0], {"id": record.id, **idempotency[1]})
+        key = None if idempotency is None else (idempotency[0], {**idempotency[1], "id": record.id})
         await self.outbox.add(record, content, key)
         return record
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+from bot.app import open_app
 from bot.errors import Conflict
 from bot.relay.models import MailRequest
+from tests.relay.conftest import add_mailbox, relay_settings
 
 MAIL = {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"}
 
@@ -31,3 +34,19 @@ async def test_two_retries_at_once_queue_the_mail_once(smtp_server: Any, relay_f
         assert (await relay.wait_status(body["id"], "sent"))["status"] == "sent"
         await asyncio.sleep(0.5)  # a second queueing would have gone out by now
         assert len(server.messages) == 1
+
+
+async def test_one_idempotency_key_posted_to_two_instances_at_once_queues_one_mail(
+        tmp_path: Path, smtp_server: Any) -> None:
+    """A client that timed out on one instance retries on another while the first still works: both
+    answer with the same mail, and it is queued once (the key is taken by compare-and-set)."""
+    data = tmp_path / "data"
+    async with open_app(relay_settings(data)) as one, open_app(relay_settings(data)) as two:
+        await add_mailbox(one, "ops", smtp_server())
+        request = MailRequest.model_validate({**MAIL, "idempotency_key": "po-7"})
+        for _ in range(5):  # several rounds: the two submits interleave differently
+            request = request.model_copy(update={"idempotency_key": f"{request.idempotency_key}-x"})
+            (first, new_a), (second, new_b) = await asyncio.gather(one.relay.submit(request),
+                                                                   two.relay.submit(request))
+            assert first.id == second.id and [new_a, new_b].count(True) == 1
+        assert len(await one.relay.recent(limit=50)) == 5
