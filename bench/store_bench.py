@@ -68,12 +68,17 @@ LABEL = {"sqlite": "embedded", "pg1": "PostgreSQL x1", "pg2": "PostgreSQL x2"}
 
 async def sink_main() -> None:
     """aiosmtpd on 127.0.0.1, any login accepted, RCPT to fail*@ refused (550), nothing parsed.
-    stdin commands, one per line: `count` (prints received), `hold`, `release`."""
+    stdin commands, one per line, each answered with the count received so far: `count`, `hold`
+    (DATA replies wait), `release`, `wait N` (answers once N were received)."""
+    import logging
+
     from aiosmtpd.smtp import SMTP, AuthResult
 
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # its deprecation chatter about login_data
     held = asyncio.Event()
     held.set()
-    received = 0
+    reached = asyncio.Event()
+    received, target = 0, 0
 
     class Handler:
         async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
@@ -86,6 +91,8 @@ async def sink_main() -> None:
             nonlocal received
             await held.wait()
             received += 1
+            if received >= target:
+                reached.set()
             return "250 OK"
 
     def auth(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
@@ -104,6 +111,11 @@ async def sink_main() -> None:
             held.clear()
         elif line == "release":
             held.set()
+        elif line.startswith("wait "):  # answers once `received` reaches the number (no polling)
+            target = int(line.split()[1])
+            reached.clear()
+            if received < target:
+                await reached.wait()
         print(received, flush=True)
     server.close()
 
@@ -130,12 +142,11 @@ class Sink:
             return int((await self._proc.stdout.readline()).decode())
 
     async def wait_for(self, n: int, timeout: float = 3600) -> float:
-        """Until the sink has received `n` in all; returns the monotonic time it saw it."""
-        deadline = time.monotonic() + timeout
-        while await self.command() < n:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"sink: {await self.command()} of {n} received")
-            await asyncio.sleep(0.005)
+        """Until the sink has received `n` in all; returns the monotonic time it answered."""
+        try:
+            await asyncio.wait_for(self.command(f"wait {n}"), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"sink: fewer than {n} received in {timeout:g} s") from None
         return time.monotonic()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -358,8 +369,33 @@ async def post_many(urls: list[str], token: str, n: int, mailbox: str, concurren
         return n / (time.monotonic() - t0)
 
 
+class Profile:
+    """`py-spy record` of a process over one phase (--profile DIR): collapsed stacks, for flame graphs
+    or `sort | uniq`; stopped with SIGINT at the phase's end."""
+
+    def __init__(self, directory: Path | None, pid: int, name: str) -> None:
+        self.directory, self.pid, self.name = directory, pid, name
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Profile:
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            spy = Path(sys.executable).parent / "py-spy"
+            self.proc = await asyncio.create_subprocess_exec(
+                str(spy), "record", "-p", str(self.pid), "-r", "200", "-f", "raw", "--threads",
+                "-o", str(self.directory / f"{self.name}.txt"), stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.sleep(0.5)  # attached
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            await self.proc.wait()
+
+
 async def throughput_round(kind: str, tmp: Path, pg: Postgres, sink: Sink, n: int, connections: int,
-                           round_no: int) -> tuple[float, float]:
+                           round_no: int, profile: Path | None = None) -> tuple[float, float]:
     """(ingest/s, drain/s) of one store."""
     store = await new_store(kind, tmp, pg, connections, round_no)
     await store.add_mailbox("fast", sink.port)
@@ -371,10 +407,12 @@ async def throughput_round(kind: str, tmp: Path, pg: Postgres, sink: Sink, n: in
             for bot in bots:
                 await bot.healthy(http)
         start = await sink.command("hold")
-        ingest = await post_many([bot.url for bot in bots], store.token, n, "fast")
-        t0 = time.monotonic()
-        await sink.command("release")
-        t1 = await sink.wait_for(start + n)
+        async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-ingest"):
+            ingest = await post_many([bot.url for bot in bots], store.token, n, "fast")
+        async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-drain"):
+            t0 = time.monotonic()
+            await sink.command("release")
+            t1 = await sink.wait_for(start + n)
         return ingest, n / (t1 - t0)
     finally:
         await sink.command("release")
@@ -390,7 +428,8 @@ async def part_a(args: argparse.Namespace, tmp: Path, pg: Postgres, sink: Sink) 
         for r in range(args.rounds):
             before = await bare(sink, prebuilt, args.connections)
             try:
-                ingest, drain = await throughput_round(kind, tmp, pg, sink, args.mails, args.connections, r)
+                ingest, drain = await throughput_round(kind, tmp, pg, sink, args.mails, args.connections, r,
+                                                       args.profile)
             except Exception as exc:  # noqa: BLE001 - report it and go on with the other stores
                 print(f"  {LABEL[kind]}: FAILED: {str(exc).strip().splitlines()[-1][:300]}", flush=True)
                 break
@@ -596,6 +635,8 @@ async def main() -> None:
     parser.add_argument("--queued", type=int)
     parser.add_argument("--failed", type=int, default=5)
     parser.add_argument("--idle-s", type=float)
+    parser.add_argument("--profile", type=Path, help="py-spy record part A's ingest and drain (of the first "
+                        "instance) into this dir; the profiler's cost lowers those figures")
     args = parser.parse_args()
     args.mails = args.mails or (2000 if args.quick else 10_000)
     args.rounds = args.rounds or (1 if args.quick else 3)
