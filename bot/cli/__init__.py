@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from bot.cli import common
 
-COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell", "token", "template", "send", "outbox")
+COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell", "token", "template", "send", "outbox",
+                   "store")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -504,6 +504,47 @@ class SqliteStorage(Storage):
         for db in files:
             await asyncio.to_thread(db.close)
 
+    async def tables(self) -> dict[str, Table]:
+        """Every table stored in the data dir, name → Table, opened the way the code that made it
+        opens it: with its group when it lives in `<group>.sqlite`, alone when it is "docs" of
+        `<name>.sqlite`, as a Queue when it has a queue's due index, with the indexed fields its
+        indexes name. For code that reads tables it does not know by name (`mailbot store migrate`):
+        opening a group's table without its group would create a stray `<name>.sqlite` instead. No
+        new file is made; a table found both alone (an older version's file) and in its group is
+        opened in the group, which moves the old file's rows in (as any opening with the group does).
+        """
+
+        def read() -> dict[str, tuple[str | None, bool, list[str]]]:
+            found: dict[str, tuple[str | None, bool, list[str]]] = {}
+            for path in sorted(self.data_dir.glob("*.sqlite")):
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+                try:
+                    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')").fetchall()
+                finally:
+                    conn.close()
+                indexes = {name for kind, name in rows if kind == "index"}
+                for sql_name in sorted(name for kind, name in rows if kind == "table"):
+                    name, group = (path.stem, None) if sql_name == LEGACY_TABLE else (sql_name, path.stem)
+                    if not _NAME.match(name) or not _NAME.match(path.stem) or (name in found and group is None):
+                        continue
+                    fields = sorted(index[len(sql_name) + 2:] for index in indexes if index.startswith(f"{sql_name}__"))
+                    queue = "due" in fields
+                    found[name] = (group, queue, [f for f in fields if _NAME.match(f) and not (queue and f == "due")])
+            return found
+
+        if not self.data_dir.is_dir():
+            return {}
+        try:
+            found = await asyncio.to_thread(read)
+        except (OSError, sqlite3.Error) as exc:
+            raise storage_failed(exc, "tables") from exc
+        opened: dict[str, Table] = {}
+        for name in sorted(found):
+            group, queue, indexed = found[name]
+            opener = self.queue if queue else self.table
+            opened[name] = opener(name, group=group, indexed=indexed)
+        return opened
+
 
 def _adopt_legacy(db: Database, name: str, legacy: Path) -> None:
     """Move a table that an older version kept alone in `<name>.sqlite` into its group's file, in
