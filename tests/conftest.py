@@ -86,3 +86,8 @@ def _no_internet() -> Iterator[None]:
         patch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
         patch.setattr(socket.socket, "connect", guarded_connect)
         yield
+
+
+# The real PostgreSQL server (session-scoped, started only by a test that asks for it) and a fresh
+# database per test: for the storage tests and the multi-instance end-to-end tests alike.
+from tests.storage.postgres_server import postgres_server, postgres_url  # noqa: E402, F401

@@ -463,8 +463,8 @@ class PostgresStorage(Storage):
     def table(self, name: str, *, group: str | None = None, indexed: Sequence[str] = ()) -> Table:
         return self._open(PostgresTable, name, group, indexed)
 
-    def queue(self, name: str, *, group: str | None = None) -> Queue:
-        table = self._open(PostgresQueue, name, group, ())
+    def queue(self, name: str, *, group: str | None = None, indexed: Sequence[str] = ()) -> Queue:
+        table = self._open(PostgresQueue, name, group, indexed)
         assert isinstance(table, PostgresQueue)
         return table
 
