@@ -268,3 +268,30 @@ async def test_sqlite_tables_opens_each_table_as_its_file_says(tmp_path: Path) -
     finally:
         await reader.close()
     assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == before == ["outbox.sqlite", "tokens.sqlite"]
+
+
+def test_migrate_names_the_tables_whose_counts_differ(tmp_path: Path, postgres_url: str, monkeypatch: Any,
+                                                      capsys: Any) -> None:
+    """The verification itself, in process: a copy that lost a row exits 1 naming the table."""
+    import bot.cli.store as store_cli
+    from bot.cli import main
+    from bot.storage.migrate import Counted, copy_tables
+
+    data = tmp_path / "data"
+    ok(env_for(data), "token", "create", "wf")
+    for name in list(os.environ):
+        if name.startswith("MAILBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MAILBOT_DATA_DIR", str(data))
+    monkeypatch.chdir(tmp_path)
+
+    async def lossy(*args: Any, **kwargs: Any) -> list[Counted]:
+        return [Counted(c.name, c.source, c.target - (c.name == "tokens")) for c in await copy_tables(*args, **kwargs)]
+
+    monkeypatch.setattr(store_cli, "copy_tables", lossy)
+    assert main(["store", "migrate", "--to", postgres_url, "--json", "--lang", "en"]) == 1
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert result["ok"] is False and result["tables"]["tokens"] == {"source": 1, "target": 0}
+    assert "tokens (1 → 0)" in out.err and "`mailbot store migrate` again" in out.err
+    assert "MAILBOT_SECRET_KEY" not in out.err  # no all-clear advice after a failed copy
