@@ -120,8 +120,18 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _storage_failed(exc: BaseException, table: str) -> StorageFailed | None:
-    """The StorageFailed a backend error stands for; None for a bug (bad SQL, misuse of the API)."""
+def _closed(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is closed. One the server closed (a restart cuts every session)
+    has gone back to the pool already, and its proxy refuses every call, terminate() included."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+def _storage_failed(exc: BaseException, table: str, *, closed: bool = False) -> StorageFailed | None:
+    """The StorageFailed a backend error stands for; None for a bug (bad SQL, misuse of the API).
+    `closed`: the call's connection was closed under it (asyncpg's protocol then reports a state error)."""
     detail = type(exc).__name__
     if isinstance(exc, StorageFailed):
         return exc
@@ -150,7 +160,7 @@ def _storage_failed(exc: BaseException, table: str) -> StorageFailed | None:
             kind = "other"
         return StorageFailed(kind, table=table, detail=detail)
     if isinstance(exc, asyncpg.InternalClientError):
-        return StorageFailed("other", table=table, detail=detail)
+        return StorageFailed("unavailable" if closed else "other", table=table, detail=detail)
     return None
 
 
@@ -503,10 +513,10 @@ class PostgresStorage(Storage):
                 conn = await pool.acquire()
                 result = await body(conn)
         except BaseException as exc:
+            closed = conn is not None and _closed(conn)
             if conn is not None:
-                conn.terminate()
-                self._spawn(pool.release(conn))
-            error = _storage_failed(exc, table) if isinstance(exc, Exception) else None
+                self._drop(pool, conn)
+            error = _storage_failed(exc, table, closed=closed) if isinstance(exc, Exception) else None
             if error is None:
                 raise
             self.health.failed(table, error, lambda: self._probe(table))
@@ -515,6 +525,14 @@ class PostgresStorage(Storage):
         if adds:
             self.health.succeeded(table)
         return result
+
+    def _drop(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+        """Close a connection a call failed on, never to be reused."""
+        try:
+            conn.terminate()
+        except asyncpg.InterfaceError:
+            return  # the server closed it, and the pool took it back then
+        self._spawn(pool.release(conn))
 
     async def _probe(self, table: str) -> None:
         """For StoreHealth.check while `table` is failing: does the server answer? Never raises."""

@@ -11,6 +11,7 @@ message arrived); `private_postgres` is a PostgreSQL server of the test's own, t
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import re
@@ -56,19 +57,32 @@ class TimedSmtpServer(SmtpServer):
             return len(self._messages)
 
 
-async def poll(condition: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05) -> float:
-    """Await `condition()` until true; the seconds it took. Fails naming `what` after `timeout`."""
+async def poll(condition: Callable[[], bool | Awaitable[bool]], timeout: float, what: str,
+               every: float = 0.05) -> float:
+    """Check `condition()` (awaited if it is a coroutine) until true; the seconds it took. Fails naming
+    `what` after `timeout`."""
     started = time.monotonic()
-    while not await condition():
+    while not await _value(condition()):
         if time.monotonic() - started > timeout:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await asyncio.sleep(every)
     return time.monotonic() - started
 
 
+async def _value(result: bool | Awaitable[bool]) -> bool:
+    return await result if inspect.isawaitable(result) else result
+
+
 async def queue_empty(deployment: Deployment) -> bool:
     """Nothing left to send: a mail leaves the queue only once its 'sent' (or 'failed') record landed."""
     return (await deployment.query("SELECT count(*) AS n FROM mailbot_docs WHERE tbl = 'outbox_queue'"))[0]["n"] == 0
+
+
+async def _body(resp: aiohttp.ClientResponse) -> Any:
+    """The JSON body; anything else (a bare 500 page) as text, for the assertion to show."""
+    if resp.content_type == "application/json":
+        return await resp.json()
+    return await resp.text()
 
 
 @dataclass
@@ -98,17 +112,16 @@ class Instance:
         started = time.monotonic()
         async with self.http.post(self.url + "/v1/mails", json=body,
                                   headers={"Authorization": f"Bearer {token or self.token}"}) as resp:
-            data = await resp.json(content_type=None)
-            return resp.status, data, time.monotonic() - started
+            return resp.status, await _body(resp), time.monotonic() - started
 
     async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         async with self.http.get(self.url + path, headers={"Authorization": f"Bearer {token or self.token}"}) as resp:
-            return resp.status, await resp.json(content_type=None)
+            return resp.status, await _body(resp)
 
     async def healthz(self) -> tuple[int, Any, float]:
         started = time.monotonic()
         async with self.http.get(self.url + "/healthz") as resp:
-            return resp.status, await resp.json(content_type=None), time.monotonic() - started
+            return resp.status, await _body(resp), time.monotonic() - started
 
     async def metrics(self) -> dict[str, float]:
         async with self.http.get(self.url + "/metrics") as resp:
