@@ -78,6 +78,8 @@ class Outbox:
         self._cache: dict[str, tuple[MailRecord, Content]] = {}
         self._cache_bytes = 0
         self._unsaved: dict[str, MailRecord] = {}  # sent while the store could not record it
+        # Claimed mails read ahead by `prefetch` (at most a claimed batch), until `load` takes them.
+        self._prefetched: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
 
     # ---- taking work --------------------------------------------------------------------------
 
@@ -87,17 +89,21 @@ class Outbox:
         self.inflight.update(mail_id for mail_id, _ in taken)
         return taken
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float, *, room: bool = True) -> None:
         """Until mail may be due: `timeout`, the earliest due, a local enqueue or `wake()`, or another
-        process's enqueue where the store can tell (PostgreSQL)."""
-        due = await self.queue.next_due()
-        if due is not None:
-            timeout = min(timeout, max(0.0, due - time.time()))
-        if timeout <= 0 or self._wake.is_set():
+        process's enqueue where the store can tell (PostgreSQL). Without `room` to claim more, only
+        `wake()` (a sender finished) or the timeout end it, and the store is not asked."""
+        if self._wake.is_set():  # something changed while the caller was busy: look at once
             self._wake.clear()
             return
+        if room:
+            due = await self.queue.next_due()
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - time.time()))
+        if timeout <= 0:
+            return
         woken = asyncio.ensure_future(self._wake.wait())
-        heard = asyncio.ensure_future(self.queue.changed(timeout))
+        heard = asyncio.ensure_future(self.queue.changed(timeout) if room else asyncio.sleep(timeout))
         try:
             await asyncio.wait([woken, heard], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -184,6 +190,13 @@ class Outbox:
             record.status = "sending"
         return record
 
+    async def prefetch(self, mail_ids: list[str]) -> None:
+        """Read the records and contents of claimed mails not in the cache in two reads, for `load`."""
+        wanted = [i for i in mail_ids if i not in self._cache and i not in self._prefetched]
+        if wanted:
+            docs, raws = await asyncio.gather(self.mails.get_many(wanted), self.content.get_many(wanted))
+            self._prefetched.update((i, (docs.get(i), raws.get(i))) for i in wanted)
+
     async def load(self, mail_id: str) -> tuple[MailRecord, Content] | None:
         """The record and content of a mail this process claimed; None (and the claim given up)
         for one that is gone, finished or not yet fully written."""
@@ -191,7 +204,10 @@ class Outbox:
         if cached is not None:  # enqueued by this process and untouched since: no reads needed
             self._cache_bytes -= content_size(cached[1])
             return cached[0].model_copy(), cached[1]
-        doc, raw = await asyncio.gather(self.mails.get(mail_id), self.content.get(mail_id))
+        if (read := self._prefetched.pop(mail_id, None)) is not None:
+            doc, raw = read
+        else:
+            doc, raw = await asyncio.gather(self.mails.get(mail_id), self.content.get(mail_id))
         if doc is None:  # only from a store written by an older version (writes are one transaction now)
             entry = await self.queue.get(mail_id)
             if entry is not None and time.time() - float(entry.get("at", 0)) > ORPHAN_AGE_S:
@@ -212,10 +228,13 @@ class Outbox:
     async def release(self, mail_id: str, due: float | None = None) -> None:
         """Give a claimed mail back untouched (shutdown, or deferred to `due` for its pace)."""
         self.inflight.discard(mail_id)
+        self._prefetched.pop(mail_id, None)
         await self.queue.release({mail_id: due}, self.owner)
 
     async def release_all(self, mail_ids: dict[str, float | None]) -> None:
         self.inflight.difference_update(mail_ids)
+        for mail_id in mail_ids:
+            self._prefetched.pop(mail_id, None)
         if mail_ids:
             await self.queue.release(mail_ids, self.owner)
 

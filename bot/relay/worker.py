@@ -88,6 +88,7 @@ class Worker:
         self.alerts = alerts or LoggingSink()
         self.policy = policy or RetryPolicy.from_settings(settings)
         self._lanes: dict[str, Lane] = {}
+        self._full = False  # the loop waits for senders to make room
         self._rates: dict[str, int] = {}  # mailbox -> the version whose rate its queue is paced at
         self._recording: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -168,7 +169,8 @@ class Worker:
                     await self._route(taken)
                 if len(taken) == CLAIM_BATCH or self._stopping:
                     continue  # more may be due right now
-                await self.outbox.wait(max(0.0, min(house_at, renew_at) - time.monotonic()))
+                self._full = room <= len(taken)  # no room left: a sender wakes the loop once half is done
+                await self.outbox.wait(max(0.0, min(house_at, renew_at) - time.monotonic()), room=not self._full)
             except StorageFailed as exc:  # the store is failing: /healthz says so; try again shortly
                 log.warning("relay worker: %s", exc.message("en").splitlines()[0])
                 try:
@@ -188,6 +190,7 @@ class Worker:
         """Hand claimed mail to its mailbox's lane, each with its send time from the shared pace;
         mail whose time is beyond the next poll goes back to the queue, due then."""
         by_mailbox: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        ready: list[tuple[Lane, str, list[tuple[str, float, bool]]]] = []  # read ahead, then handed out
         for mail_id, entry in taken:
             by_mailbox.setdefault(str(entry.get("mailbox", "")), []).append((mail_id, entry))
         for name, items in by_mailbox.items():
@@ -210,9 +213,12 @@ class Worker:
             later = {mail_id: (entry, at) for (mail_id, entry), at in zip(items, times) if at > horizon}
             if later:
                 await self.outbox.defer({mail_id: {**entry, "due": at, "slot": at} for mail_id, (entry, at) in later.items()})
-            for (mail_id, entry), at in zip(items, times):
-                if mail_id not in later:
-                    lane.queue.put_nowait((mail_id, at, entry.get("origin") == self.outbox.origin))
+            ready.append((lane, name, [(mail_id, at, entry.get("origin") == self.outbox.origin)
+                                       for (mail_id, entry), at in zip(items, times) if mail_id not in later]))
+        await self.outbox.prefetch([item[0] for _, _, items in ready for item in items])
+        for lane, name, items in ready:
+            for item in items:
+                lane.queue.put_nowait(item)
             while len(lane.senders) < lane.size:
                 lane.senders.append(asyncio.create_task(self._sender(name, lane), name=f"relay-{name}"))
 
@@ -232,7 +238,8 @@ class Worker:
             except Exception:  # noqa: BLE001 - e.g. storage trouble: keep the sender alive
                 log.exception("delivery of %s failed; it stays queued", mail_id)
                 await self._give_back({mail_id: None})
-            if len(self.outbox.inflight) == BACKLOG // 2:
+            if self._full and len(self.outbox.inflight) <= BACKLOG // 2:
+                self._full = False
                 self.outbox.wake()  # room to claim more
 
     # ---- one mail ---------------------------------------------------------------------------

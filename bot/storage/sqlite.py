@@ -53,6 +53,7 @@ PROBE_KEY = "\x00mailbot-health-probe"
 PROBE_BYTES = 64 * 1024
 SYNCHRONOUS = "FULL"  # WAL: the log is synced at every commit, so a committed write survives power loss
 BUSY_TIMEOUT_S = 1.0  # sqlite waits this long for another process's write lock, then SQLITE_BUSY
+GET_MANY_CHUNK = 500  # keys per IN (...) of get_many: under sqlite's bound on variables
 LOCK_WAIT_S = 2.0  # a call waits this long for the file's lock (held by another call), then "busy"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # sqlite primary result codes (extended codes carry them in the low byte)
@@ -268,6 +269,20 @@ class SqliteTable(Table):
             row = await self._run(lambda conn: conn.execute(self._sql["get"], (key,)).fetchone())
             raw = row[0] if row is not None else None
         return json.loads(raw) if raw is not None else None
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Document]:
+        keys = list(dict.fromkeys(keys))
+        table = self._sql["table"]
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows: list[tuple[str, str]] = []
+            for i in range(0, len(keys), GET_MANY_CHUNK):
+                chunk = keys[i:i + GET_MANY_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk).fetchall()
+            return rows
+
+        return {key: json.loads(raw) for key, raw in await self._run(read)} if keys else {}
 
     async def write(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> None:
         body = self.body(put, delete)
