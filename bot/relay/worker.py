@@ -171,8 +171,11 @@ class Worker:
                     continue  # more may be due right now
                 self._full = room <= len(taken)  # no room left: a sender wakes the loop once half is done
                 await self.outbox.wait(max(0.0, min(house_at, renew_at) - time.monotonic()), room=not self._full)
-            except StorageFailed as exc:  # the store is failing: /healthz says so; try again shortly
-                log.warning("relay worker: %s", exc.message("en").splitlines()[0])
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure, or nothing is sent again
+                if isinstance(exc, StorageFailed):  # the store is failing: /healthz says so; try again shortly
+                    log.warning("relay worker: %s", exc.message("en").splitlines()[0])
+                else:
+                    log.exception("relay worker: unexpected error; going on")
                 try:
                     await asyncio.wait_for(self._stop.wait(), poll_s)
                 except TimeoutError:

@@ -247,6 +247,14 @@ class PostgresTable(Table):
             "SELECT value FROM mailbot_docs WHERE tbl = $1 AND key = $2", self.name, key))
         return None if raw is None else json.loads(raw)
 
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Document]:
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        rows = await self._read(lambda conn: conn.fetch(
+            "SELECT key, value FROM mailbot_docs WHERE tbl = $1 AND key = ANY($2::text[])", self.name, keys))
+        return {row["key"]: json.loads(row["value"]) for row in rows}
+
     async def write(self, put: Mapping[str, Document], delete: Iterable[str] = ()) -> None:
         await self.storage.transaction([(self, put, delete)])
 
@@ -516,7 +524,12 @@ class PostgresStorage(Storage):
             closed = conn is not None and _closed(conn)
             if conn is not None:
                 self._drop(pool, conn)
-            error = _storage_failed(exc, table, closed=closed) if isinstance(exc, Exception) else None
+            if conn is None and isinstance(exc, TimeoutError) and pool.get_size() >= POOL_MAX:
+                # Every pooled connection was busy the whole time: this process is overloaded, the
+                # server is not down (a refused or slow connect leaves the pool below its size).
+                error: StorageFailed | None = StorageFailed("busy", table=table, detail="pool wait")
+            else:
+                error = _storage_failed(exc, table, closed=closed) if isinstance(exc, Exception) else None
             if error is None:
                 raise
             self.health.failed(table, error, lambda: self._probe(table))
