@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import binascii
 import hashlib
 import json
@@ -49,21 +50,34 @@ def _addresses(field: str, values: list[str], errors: list[FieldError]) -> list[
         if "\r" in value or "\n" in value:
             _no_crlf(f"{field}.{i}", value, errors)
             continue
-        try:
-            valid = validate_email(value, check_deliverability=False)
-        except EmailNotValidError as exc:
-            errors.append(_field(f"{field}.{i}", f"不是有效的邮件地址：{exc}", f"not a valid address: {exc}",
+        # Only address-sized strings are kept (RFC 5321 caps a path at 256 octets); longer ones fail anyway.
+        ascii_email, problem = (_checked_address if len(value) <= 320 else _checked_address.__wrapped__)(value)
+        if problem is not None:
+            errors.append(_field(f"{field}.{i}", f"不是有效的邮件地址：{problem}", f"not a valid address: {problem}",
                                  "alice@example.com"))
             continue
-        if valid.ascii_email is None:
+        if ascii_email is None:
             errors.append(_field(
                 f"{field}.{i}",
                 "@ 前的用户名含非 ASCII 字符（如中文）：投递这种地址需要发件和收件服务器都支持 SMTPUTF8，mailbot 不发送这类地址",
                 "the part before @ has non-ASCII characters (such as Chinese): delivering it needs SMTPUTF8 on every "
                 "server on the way, so mailbot does not send to such addresses", "yonghu@例子.中国"))
             continue
-        out.append(valid.ascii_email)  # a non-ASCII domain goes out in its IDNA form (xn--…), which every server takes
+        out.append(ascii_email)  # a non-ASCII domain goes out in its IDNA form (xn--…), which every server takes
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_address(value: str) -> tuple[str | None, str | None]:
+    """(the address in ASCII, or None when its local part is not; the problem when it is invalid).
+
+    Workflows mail the same few people again and again: each address is parsed once (a bounded
+    cache of address-sized strings).
+    """
+    try:
+        return validate_email(value, check_deliverability=False).ascii_email, None
+    except EmailNotValidError as exc:
+        return None, str(exc)
 
 
 def _decode(req: MailRequest, errors: list[FieldError]) -> list[tuple[str, str, bytes]]:
