@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     retry_max_age_s: float = Field(86400.0, gt=0)
     max_mail_bytes: int = Field(20 * 1024 * 1024, gt=0)
     relay_connections: int = Field(4, ge=1)  # per mailbox: bounded SMTP connection pool
-    relay_poll_s: float = Field(1.0, gt=0)  # rescan for mail queued by other processes (CLI)
+    relay_poll_s: float = Field(1.0, gt=0)  # the worker looks for due mail queued by other processes (CLI) at least this often
     relay_idle_s: float = Field(20.0, gt=0)  # close a pooled connection unused this long
     relay_stop_grace_s: float = Field(20.0, ge=0)  # SIGTERM: wait this long for in-flight sends
     max_recipients: int = Field(100, ge=1)  # to + cc + bcc of one mail

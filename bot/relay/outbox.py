@@ -212,7 +212,7 @@ class Outbox:
             entry = await self.queue.get(mail_id)
             if entry is not None and time.time() - float(entry.get("at", 0)) > ORPHAN_AGE_S:
                 await self.queue.delete(mail_id)
-            await self.release(mail_id)
+            await self.release({mail_id: None})
             return None
         record = MailRecord.model_validate(doc)
         if record.status not in PENDING:
@@ -225,13 +225,8 @@ class Outbox:
             return None
         return record, Content.model_validate(raw)
 
-    async def release(self, mail_id: str, due: float | None = None) -> None:
-        """Give a claimed mail back untouched (shutdown, or deferred to `due` for its pace)."""
-        self.inflight.discard(mail_id)
-        self._prefetched.pop(mail_id, None)
-        await self.queue.release({mail_id: due}, self.owner)
-
-    async def release_all(self, mail_ids: dict[str, float | None]) -> None:
+    async def release(self, mail_ids: dict[str, float | None]) -> None:
+        """Give claimed mails back untouched (shutdown, a failed claim): id -> new due, None keeps it."""
         self.inflight.difference_update(mail_ids)
         for mail_id in mail_ids:
             self._prefetched.pop(mail_id, None)

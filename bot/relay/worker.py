@@ -134,7 +134,7 @@ class Worker:
 
     async def _give_back(self, mail_ids: dict[str, float | None]) -> None:
         try:
-            await self.outbox.release_all(mail_ids)
+            await self.outbox.release(mail_ids)
         except StorageFailed as exc:  # their leases run out instead
             log.warning("could not give back %d claimed mails: %s", len(mail_ids), exc.message("en").splitlines()[0])
 

@@ -38,11 +38,13 @@ class DataDirInUse(MailbotError):
             Text(zh=f"{who_zh}正在使用数据目录 {where}：同一目录上的两个实例会把同一封邮件发送两次，所以本实例不启动。",
                  en=f"{who_en} is already using the data dir {where}; two on one data dir would send the same "
                     "mail twice, so this one does not start."),
-            Text(zh="先停止那个实例；或者给第二个实例设置自己的数据目录（MAILBOT_DATA_DIR=另一个目录，"
-                    "它有自己的邮箱、令牌和发件队列）。运行期间 `mailbot send`、`mailbot mailbox ...` 等命令照常可用。",
+            Text(zh="先停止那个实例，或给第二个实例设置自己的数据目录（MAILBOT_DATA_DIR=另一个目录，它有自己的邮箱、"
+                    "令牌和发件队列）；要运行多个共享这些数据的实例，请把数据放到 PostgreSQL（MAILBOT_DATABASE_URL，"
+                    "见 README）。运行期间 `mailbot send`、`mailbot mailbox ...` 等命令照常可用。",
                  en="Stop that one first, or give a second instance its own data dir (MAILBOT_DATA_DIR=another "
-                    "directory, with its own mailboxes, tokens and outbox). Commands such as `mailbot send` and "
-                    "`mailbot mailbox ...` work while it runs."))
+                    "directory, with its own mailboxes, tokens and outbox); to run several instances that share them, "
+                    "put the data in PostgreSQL (MAILBOT_DATABASE_URL, see the README). Commands such as "
+                    "`mailbot send` and `mailbot mailbox ...` work while it runs."))
         self.data_dir, self.pid = data_dir, pid
 
 

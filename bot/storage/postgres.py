@@ -398,37 +398,26 @@ class PostgresQueue(PostgresTable, Queue):
         return await self.storage.call(self.name, body)
 
     async def release(self, keys: Mapping[str, float | None], owner: str) -> None:
-        if not keys:
-            return
-        names = list(keys)
-        patches = [json.dumps({"lease": 0} if due is None else {"lease": 0, "due": due}) for due in keys.values()]
-
-        async def body(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                done = await conn.fetch(
-                    "UPDATE mailbot_docs AS d SET value = d.value || u.patch "
-                    "FROM unnest($2::text[], $3::jsonb[]) AS u(key, patch) "
-                    "WHERE d.tbl = $1 AND d.key = u.key AND d.value->>'owner' = $4 RETURNING true",
-                    self.name, names, patches, owner)
-                if done:
-                    await conn.execute(_BUMP, [self.name])
-                    await conn.execute(_NOTIFY, [self.name])
-
-        await self.storage.call(self.name, body)
+        patches = {key: {"lease": 0} if due is None else {"lease": 0, "due": due} for key, due in keys.items()}
+        await self._patch(patches, "d.value->>'owner' = $4", owner)
 
     async def reschedule(self, dues: Mapping[str, float]) -> None:
-        if not dues:
+        await self._patch({key: {"due": due} for key, due in dues.items()}, "d.lease < $4", time.time())
+
+    async def _patch(self, patches: Mapping[str, Document], condition: str, arg: object) -> None:
+        """Merge each patch into its entry where `condition` ($4 = `arg`) holds, in one statement;
+        a queue that changed wakes the processes waiting in `changed()`."""
+        if not patches:
             return
-        names = list(dues)
-        patches = [json.dumps({"due": due}) for due in dues.values()]
+        names, values = list(patches), [json.dumps(patch) for patch in patches.values()]
 
         async def body(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
                 done = await conn.fetch(
                     "UPDATE mailbot_docs AS d SET value = d.value || u.patch "
                     "FROM unnest($2::text[], $3::jsonb[]) AS u(key, patch) "
-                    "WHERE d.tbl = $1 AND d.key = u.key AND d.lease < $4 RETURNING true",
-                    self.name, names, patches, time.time())
+                    f"WHERE d.tbl = $1 AND d.key = u.key AND {condition} RETURNING true",
+                    self.name, names, values, arg)
                 if done:
                     await conn.execute(_BUMP, [self.name])
                     await conn.execute(_NOTIFY, [self.name])

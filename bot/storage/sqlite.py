@@ -120,6 +120,7 @@ class Database:
             raise storage_failed(exc, path.stem) from exc
         self.lock = threading.Lock()
         self.generation = 0  # bumped by every write of this process: a read that overlapped one is not kept
+        self.tables: list[SqliteTable] = []  # the file's tables: a write forgets their snapshots
 
     def stamp(self) -> tuple[int, ...]:
         """Changes with every commit by any process: size and mtime of the file and its WAL."""
@@ -170,6 +171,8 @@ class Database:
         """A write transaction under the lock, recorded in the store's health: a failure marks the
         table failing, a success that added data marks it healthy."""
         self.generation += 1
+        for each in self.tables:
+            each.forget()
         try:
             result = self.locked(lambda conn: self.commit(conn, body), table.name)
         except StorageFailed as exc:
@@ -210,6 +213,7 @@ class SqliteTable(Table):
         )
         self._snapshot: dict[str, str] | None = None
         self._stamp: tuple[int, ...] = ()
+        db.tables.append(self)
         ddl = [f"CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, value BLOB)"]
         ddl += [f'CREATE INDEX IF NOT EXISTS "{sql_name}__{f}" ON {t} ({_field(f)})' for f in self.indexed]
         ddl += self._extra_ddl(sql_name)
@@ -223,6 +227,9 @@ class SqliteTable(Table):
     def _extra_ddl(self, sql_name: str) -> list[str]:
         return []
 
+    def forget(self) -> None:
+        self._snapshot = None
+
     def _fresh_snapshot(self) -> dict[str, str] | None:
         return self._snapshot if self._snapshot is not None and self.db.stamp() == self._stamp else None
 
@@ -234,7 +241,6 @@ class SqliteTable(Table):
         return await asyncio.to_thread(self.db.locked, fn, self.name)
 
     async def _write(self, body: Callable[[sqlite3.Connection], T], *, adds: bool) -> T:
-        self._snapshot = None
         return await asyncio.to_thread(self.db.write_locked, body, self, adds=adds)
 
     async def probe(self) -> None:
@@ -485,8 +491,6 @@ class SqliteStorage(Storage):
         bodies = [t.body(put, delete) for t, put, delete in steps if isinstance(t, SqliteTable)]
         first = tables[0]
         assert isinstance(first, SqliteTable)
-        for t in tables:
-            t._snapshot = None  # type: ignore[union-attr]
 
         def body(conn: sqlite3.Connection) -> None:
             for run in bodies:

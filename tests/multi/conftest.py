@@ -28,7 +28,7 @@ import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.storage.postgres_server import PostgresServer
+from tests.storage.postgres_server import PostgresServer, running_server
 from tests.support.smtpd import ReceivedMessage, SmtpServer
 
 USER, PASSWORD = "bot@example.com", "pw-123456"
@@ -265,12 +265,4 @@ async def deploy(tmp_path: Path, timed_smtp: Any) -> AsyncIterator[Callable[...,
 @pytest.fixture
 def private_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own (it stops and starts it); gone at teardown."""
-    try:
-        server = PostgresServer()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from running_server()

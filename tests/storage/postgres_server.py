@@ -152,9 +152,9 @@ max_connections = 300
             watchdog.kill()
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real server for the session, started by the first test that asks for it."""
+def running_server() -> Iterator[PostgresServer]:
+    """A started server, closed when the generator ends (fixtures yield from it); a missing
+    PostgreSQL fails the test with the reason, never skips it."""
     try:
         server = PostgresServer()
     except RuntimeError as exc:
@@ -164,6 +164,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real server for the session, started by the first test that asks for it."""
+    yield from running_server()
 
 
 @pytest.fixture
