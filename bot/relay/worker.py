@@ -166,7 +166,11 @@ class Worker:
                 room = BACKLOG - len(self.outbox.inflight)
                 taken = await self.outbox.claim(min(CLAIM_BATCH, room)) if room > 0 else []
                 if taken:
-                    await self._route(taken)
+                    try:
+                        await self._route(taken)
+                    except BaseException:  # none was handed to a lane: give them back, or they stay leased for good
+                        await self._give_back({i: None for i, _ in taken if i in self.outbox.inflight})
+                        raise
                 if len(taken) == CLAIM_BATCH or self._stopping:
                     continue  # more may be due right now
                 self._full = room <= len(taken)  # no room left: a sender wakes the loop once half is done

@@ -107,3 +107,21 @@ async def test_a_mail_sent_while_its_record_cannot_land_is_sent_once(smtp_server
         assert (await relay.wait_status(body["id"], "sent", timeout=10.0))["status"] == "sent"
         await asyncio.sleep(0.5)
         assert len(server.messages) == 1
+
+
+async def test_mail_claimed_just_before_the_store_failed_is_sent_once_it_recovers(
+        smtp_server: Any, relay_factory: Any) -> None:
+    """The worker claimed a mail, then the store failed before the mail reached a sender (here: its
+    mailbox's pace cannot be written). It goes back to the queue and is sent when the store writes
+    again; before, it stayed claimed, its lease renewed for good, and it was never sent."""
+    server = smtp_server()
+    async with relay_factory(server, relay_lease_s=6.0) as relay:  # renewed every 2 s
+        outbox = relay.component.relay.outbox
+        await deny_writes(outbox.pace)
+        status, body = await relay.post(MAIL)
+        assert status == 202
+        await asyncio.sleep(1.0)  # several polls: claimed, refused its send time, given back
+        assert not server.messages
+        await allow_writes(outbox.pace)
+        assert (await relay.wait_status(body["id"], "sent", timeout=10.0))["status"] == "sent"
+        assert len(server.messages) == 1
