@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     max_recipients: int = Field(100, ge=1)  # to + cc + bcc of one mail
     template_timeout_s: float = Field(2.0, gt=0)  # a template render is stopped (and its mail refused) past this
     relay_keep_days: float = Field(30.0, gt=0)  # sent/failed mail records (and their idempotency keys) kept this long
+    # OAuth2 sign-in (issue 14): the organisation's own public clients; every endpoint overridable (emulators)
+    oauth_microsoft_client_id: str | None = None
+    oauth_microsoft_authority: str = "https://login.microsoftonline.com/common"  # or a tenant id, or 21Vianet's
+    oauth_google_client_id: str | None = None
+    oauth_google_client_secret: SecretStr | None = None  # an installed app's "secret" (Google requires it)
+    oauth_google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    oauth_google_token_url: str = "https://oauth2.googleapis.com/token"
     # console (issue 8): required to serve the web console on a non-loopback address
     console_token: SecretStr | None = None
 

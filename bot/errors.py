@@ -253,8 +253,8 @@ class BasicAuthDisabled(SmtpError):
     offers_guide = True
     cause_t = Text(zh="{provider}已关闭密码登录（基本认证），只接受 OAuth2。",
                    en="{provider} has turned off password (basic) authentication; it only accepts OAuth2.")
-    fix_t = Text(zh="mailbot 目前只支持密码登录：请改用支持 SMTP 密码登录的邮箱（如企业邮箱或自定义 SMTP 中继）。",
-                 en="mailbot signs in with passwords only for now: use a mailbox that allows SMTP password login (an enterprise mailbox or a custom SMTP relay).")
+    fix_t = Text(zh="这个邮箱需要 OAuth2 登录：用 `mailbot mailbox add … --oauth`（已有邮箱用 `mailbot mailbox reauth 名称`）或在聊天/控制台选择“用微软/谷歌账号登录”；见下方指引。",
+                 en="This mailbox needs OAuth2 sign-in: use `mailbot mailbox add … --oauth` (for an existing one `mailbot mailbox reauth NAME`), or choose sign-in in chat or the console; see the guide below.")
 
 
 class SendingBlocked(SmtpError):
@@ -307,6 +307,51 @@ class ConnectionLost(SmtpError):
     cause_t = Text(zh="与 SMTP 服务器的连接意外断开。", en="The connection to the SMTP server broke unexpectedly.")
     fix_t = Text(zh="稍后会自动重试；若反复出现，检查网络和服务器设置。",
                  en="It will be retried; if it keeps happening, check the network and the server settings.")
+
+
+class OAuthError(MailbotError):
+    """An OAuth2 sign-in or token refresh did not work. `temporary`: trying again later can help
+    (the issuer was unreachable or busy); otherwise the admin must act (sign in again, fix the app
+    registration). Never holds a token: only the issuer's error code and description."""
+
+    code = "oauth_failed"
+    temporary: bool = False
+
+    def __init__(self, cause: Text, fix: Text | None = None, *, detail: str | None = None,
+                 temporary: bool | None = None) -> None:
+        self.detail = detail  # the issuer's `error` (and description), for logs and the user
+        if temporary is not None:
+            self.temporary = temporary
+        super().__init__(cause, fix)
+
+    def message(self, lang: str) -> str:
+        text = super().message(lang)
+        if self.detail:
+            text += ("\n登录服务返回：" if lang == "zh" else "\nThe sign-in service said: ") + self.detail
+        return text
+
+    def to_dict(self, lang: str = "en") -> dict[str, object]:
+        return {**super().to_dict(lang), "detail": self.detail, "temporary": self.temporary}
+
+
+class OAuthNotConfigured(OAuthError):
+    """The organisation has not registered its OAuth client (the client id setting is missing)."""
+
+    code = "oauth_not_configured"
+
+
+class SignInCancelled(OAuthError):
+    """The admin declined, the code expired before sign-in, or the flow was interrupted."""
+
+    code = "sign_in_cancelled"
+
+
+class ReauthNeeded(OAuthError):
+    """The issuer refused the stored refresh token (`invalid_grant`: revoked, password changed,
+    consent withdrawn, expired). The mailbox is `needs_reauth`; its mail waits until an admin
+    signs in again."""
+
+    code = "needs_reauth"
 
 
 class Unauthorized(MailbotError):

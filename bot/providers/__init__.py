@@ -2,6 +2,7 @@
 
 from bot.providers.catalog import (
     CATALOG,
+    OAuthRoute,
     PROVIDER_TYPES,
     Provider,
     Security,
@@ -9,4 +10,4 @@ from bot.providers.catalog import (
     get_provider,
 )
 
-__all__ = ["CATALOG", "PROVIDER_TYPES", "Provider", "Security", "detect_type", "get_provider"]
+__all__ = ["CATALOG", "OAuthRoute", "PROVIDER_TYPES", "Provider", "Security", "detect_type", "get_provider"]

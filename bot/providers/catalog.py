@@ -24,6 +24,7 @@ PROVIDER_TYPES: tuple[str, ...] = (
     "126",
     "gmail",
     "outlook",
+    "microsoft365",
     "custom",
 )
 
@@ -38,6 +39,30 @@ class RateLimit(BaseModel):
     model_config = ConfigDict(frozen=True)
     per_minute: int | None = Field(20, ge=1)
     per_day: int | None = None
+
+
+Issuer = Literal["microsoft", "google"]
+
+
+class OAuthRoute(BaseModel):
+    """How a type signs in with OAuth2 (XOAUTH2 on SMTP). The endpoints are settings per issuer
+    (MAILBOT_OAUTH_*), so the whole flow runs against an emulator; the facts here are the provider's.
+
+    `flow`: "device" (RFC 8628: the admin types a code at the issuer's page; Microsoft) or "code"
+    (an installed-app authorization code with a loopback redirect and PKCE; Google refuses Gmail
+    scopes on its device flow). `password_too`: a password login is still possible (app passwords,
+    tenants that allow SMTP AUTH), so the admin chooses.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    issuer: Issuer
+    flow: Literal["device", "code"]
+    scopes: tuple[str, ...]
+    password_too: bool
+
+
+MICROSOFT_SMTP = OAuthRoute(issuer="microsoft", flow="device", password_too=False,
+                            scopes=("https://outlook.office.com/SMTP.Send", "offline_access"))
 
 
 class Provider(BaseModel):
@@ -63,6 +88,7 @@ class Provider(BaseModel):
     notes_en: str = ""
     help_url: str | None = None
     basic_auth_disabled: bool = False
+    oauth: OAuthRoute | None = None
     rate_limit: RateLimit = RateLimit()
     unconfirmed: tuple[str, ...] = ()
 
@@ -277,6 +303,7 @@ CATALOG: dict[str, Provider] = {
                 "Workspace admins may have disabled app passwords."
             ),
             help_url="https://support.google.com/accounts/answer/185833",
+            oauth=OAuthRoute(issuer="google", flow="code", scopes=("https://mail.google.com/",), password_too=True),
             rate_limit=RateLimit(per_minute=20, per_day=500),
             unconfirmed=("rate_limit",),
         ),
@@ -300,7 +327,29 @@ CATALOG: dict[str, Provider] = {
                 "only OAuth2 works, so a password login is refused."
             ),
             help_url="https://support.microsoft.com/office/pop-imap-and-smtp-settings-8361e398-8af4-4e97-b147-6c6c4ac95353",
+            oauth=MICROSOFT_SMTP,
             rate_limit=RateLimit(per_minute=10, per_day=300),
+            unconfirmed=("rate_limit",),
+        ),
+        Provider(
+            type="microsoft365",
+            name_zh="Microsoft 365 企业邮箱",
+            name_en="Microsoft 365 (Exchange Online)",
+            aliases=("microsoft365", "microsoft 365", "365", "office365", "office 365", "o365", "exchange online",
+                     "exchange", "世纪互联", "21vianet"),
+            host="smtp.office365.com",
+            port=587,
+            security="starttls",
+            secret_name_zh="密码",
+            secret_name_en="password",
+            notes_zh=("公司域名的 Exchange Online 邮箱。推荐 OAuth2 登录（需管理员在 Entra ID 注册应用）；2026 年底起租户默认关闭"
+                      "SMTP 密码登录（550 5.7.30），仍允许时也可用密码。世纪互联版请把服务器改为 smtp.partner.outlook.cn。"),
+            notes_en=("Exchange Online on a company domain. Sign in with OAuth2 (an admin registers an app in Entra ID); "
+                      "SMTP password login is off by default for tenants from the end of 2026 (550 5.7.30), where it "
+                      "is still allowed a password works too. For 21Vianet use the host smtp.partner.outlook.cn."),
+            help_url="https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission",
+            oauth=MICROSOFT_SMTP.model_copy(update={"password_too": True}),
+            rate_limit=RateLimit(per_minute=30, per_day=10000),
             unconfirmed=("rate_limit",),
         ),
         Provider(
