@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,12 +138,21 @@ class Outbox:
         if doc is None or float(doc.get("interval_s", -1)) == interval_s:
             return
         await self.pace.put_if(mailbox, None, doc)
+        await self._due_now(mailbox, lambda entry: True)
+
+    async def wake_held(self, mailbox: str) -> None:
+        """The mailbox can send again (a new sign-in): its mail held for it is due now."""
+        await self._due_now(mailbox, lambda entry: bool(entry.get("hold")))
+
+    async def _due_now(self, mailbox: str, pick: Callable[[dict[str, Any]], bool]) -> None:
+        """Make the mailbox's waiting (unclaimed, not yet due) mail that `pick` selects due now, in
+        bounded pages of its queue entries."""
         free: dict[str, float] = {}
         cursor = None
         while True:
             page = await self.queue.scan(PRUNE_PAGE, after=cursor, where={"mailbox": mailbox})
             free.update((mail_id, 0.0) for mail_id, entry in page.rows
-                        if not entry.get("lease") and float(entry.get("due", 0)) > time.time())
+                        if not entry.get("lease") and float(entry.get("due", 0)) > time.time() and pick(entry))
             if page.cursor is None:
                 break
             cursor = page.cursor
@@ -279,12 +289,17 @@ class Outbox:
             for record in batch:
                 self._unsaved.pop(record.id, None)
 
-    async def retry_later(self, record: MailRecord, delay_s: float) -> None:
+    async def retry_later(self, record: MailRecord, delay_s: float, *, hold: str | None = None) -> None:
+        """Back to the queue, due in `delay_s`. `hold` names what it waits for (a new sign-in), so
+        `wake_held` can make it due as soon as that happened."""
         record.status = "retrying"
         at = time.time()
+        entry = self._entry(record, at + delay_s, at, self.origin)
+        if hold:
+            entry["hold"] = hold
         await self._storage.transaction([
             (self.mails, {record.id: record.model_dump(mode="json")}, ()),
-            (self.queue, {record.id: self._entry(record, at + delay_s, at, self.origin)}, ()),  # lease ends
+            (self.queue, {record.id: entry}, ()),  # lease ends
         ])
         self.inflight.discard(record.id)
 
