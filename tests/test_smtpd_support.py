@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import smtplib
 import subprocess
@@ -167,6 +168,96 @@ async def test_no_auth_advertised(smtp_server: MakeServer) -> None:
         assert not client.supports_extension("auth")
         with pytest.raises(aiosmtplib.SMTPException, match="AUTH"):
             await client.login("bot@example.com", "s3cret")
+
+
+def token_check(user: str, token: str) -> bool:
+    return (user, token) == ("bot@example.com", "good-token")
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls", "none"])
+async def test_xoauth2_accepted_and_sends(smtp_server: MakeServer, security: str) -> None:
+    server = smtp_server(security=security, xoauth2=token_check)
+    async with client_for(server) as client:
+        await client.ehlo()
+        assert "xoauth2" in client.server_auth_methods
+        response = await client.auth_xoauth2("bot@example.com", "good-token")
+        assert (response.code, response.message) == (235, "2.7.0 Authentication successful")
+        await client.send_message(make_message("oauth"))
+    [received] = await server.wait_for_messages_async(1)
+    assert received.message["Subject"] == "oauth"
+    assert server.logins == [("bot@example.com", True)]
+
+
+@pytest.mark.parametrize(
+    ("user", "token"), [("bot@example.com", "stale-token"), ("other@example.com", "good-token")]
+)
+async def test_xoauth2_refused_as_exchange_online(
+    smtp_server: MakeServer, user: str, token: str
+) -> None:
+    server = smtp_server(xoauth2=token_check)
+    async with client_for(server) as client:
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as caught:
+            await client.auth_xoauth2(user, token)
+        # Still unauthenticated: MAIL is refused as before any AUTH.
+        with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+            await client.send_message(make_message())
+    assert (caught.value.code, caught.value.message) == (535, "5.7.3 Authentication unsuccessful")
+    assert refused.value.code == 530
+    assert server.logins == [(user, False)]
+
+
+async def test_xoauth2_response_after_a_challenge(smtp_server: MakeServer) -> None:
+    server = smtp_server(xoauth2=token_check)
+    async with client_for(server) as client:
+        await client.ehlo()
+        challenge = await client.execute_command(b"AUTH", b"XOAUTH2")
+        assert challenge.code == 334
+        encoded = aiosmtplib.auth.auth_xoauth2_encode("bot@example.com", "good-token")
+        assert (await client.execute_command(encoded)).code == 235
+    assert server.logins == [("bot@example.com", True)]
+
+
+async def test_xoauth2_malformed_response(smtp_server: MakeServer) -> None:
+    server = smtp_server(xoauth2=token_check)
+    async with client_for(server) as client:
+        await client.ehlo()
+        garbage = base64.b64encode(b"auth=Basic x\x01\x01")
+        assert (await client.execute_command(b"AUTH", b"XOAUTH2", garbage)).code == 501
+        assert (await client.execute_command(b"AUTH", b"XOAUTH2", b"!!")).code == 501
+    assert server.logins == []
+
+
+async def test_starttls_offers_xoauth2_only_after_tls(smtp_server: MakeServer) -> None:
+    server = smtp_server(security="starttls", xoauth2=token_check)
+    async with Client(
+        hostname=server.host, port=server.port, start_tls=False, timeout=2.0
+    ) as client:
+        await client.ehlo()
+        assert not client.supports_extension("auth")
+        await client.starttls()
+        await client.ehlo()
+        assert client.server_auth_methods == ["login", "plain", "xoauth2"]
+        await client.auth_xoauth2("bot@example.com", "good-token")
+    assert server.logins == [("bot@example.com", True)]
+
+
+async def test_password_refused_when_basic_auth_disabled(smtp_server: MakeServer) -> None:
+    server = smtp_server(users=USERS, xoauth2=token_check, password_auth=False)
+    async with client_for(server) as client:
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as caught:
+            await client.login("bot@example.com", "s3cret")
+    assert (caught.value.code, caught.value.message) == (
+        535,
+        "5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+    )
+    assert server.logins == [("bot@example.com", False)] * 2
+
+
+async def test_no_xoauth2_unless_asked(smtp_server: MakeServer) -> None:
+    server = smtp_server(users=USERS)
+    async with client_for(server) as client:
+        await client.ehlo()
+        assert client.server_auth_methods == ["login", "plain"]
 
 
 async def test_mail_and_rcpt_replies(smtp_server: MakeServer) -> None:

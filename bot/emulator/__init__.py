@@ -1,4 +1,5 @@
-"""A loopback DingTalk for tests, benchmarks and the local console: OpenAPI, Stream gateway, webhooks."""
+"""A loopback DingTalk for tests, benchmarks and the local console: OpenAPI, Stream gateway, webhooks;
+and loopback Microsoft / Google OAuth issuers for XOAUTH2 sign-in."""
 
 from bot.emulator.models import (
     ApiError,
@@ -9,6 +10,7 @@ from bot.emulator.models import (
     RobotMessage,
     WebhookMessage,
 )
+from bot.emulator.oauth import OAuthEmulator
 from bot.emulator.server import DingTalkEmulator
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "ChatPush",
     "DingTalkEmulator",
     "EmulatorError",
+    "OAuthEmulator",
     "RobotMessage",
     "WebhookMessage",
 ]

@@ -17,11 +17,15 @@ aiosmtpd quirks handled here:
   CRLF between its lines; ``_wire`` converts a test's ``\\n``.
 * ``Controller.stop`` leaves TLS client connections' sockets open, which
   surface later as ResourceWarnings; ``_Controller.stop`` aborts them first.
+* Every ``auth_*`` method of the handler becomes a mechanism, so XOAUTH2 is
+  left out with ``auth_exclude_mechanism`` when no token check is given.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email.policy
 import socket
 import ssl
@@ -37,11 +41,16 @@ from types import TracebackType
 from typing import Any, Literal, Self, cast
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 HOST = "127.0.0.1"
 Security = Literal["ssl", "starttls", "none"]
 AUTH_REQUIRED_REPLY = "530 5.7.0 Authentication required"
+# Exchange Online's replies: a refused XOAUTH2 token; PLAIN/LOGIN with basic auth off.
+XOAUTH2_REFUSED_REPLY = "535 5.7.3 Authentication unsuccessful"
+BASIC_AUTH_DISABLED_REPLY = (
+    "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+)
 
 
 @dataclass(frozen=True)
@@ -240,6 +249,11 @@ class _Handler:
         owner = self._owner
         login = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
+        if not owner.password_auth:
+            owner._record_login(login, False)
+            return AuthResult(
+                success=False, handled=False, message=BASIC_AUTH_DISABLED_REPLY
+            )
         ok = not owner.reject_all_logins and (
             owner.users is None or owner.users.get(login) == password
         )
@@ -248,6 +262,40 @@ class _Handler:
             return AuthResult(success=True, auth_data=auth_data)
         message = _wire(owner.auth_reply) if owner.auth_reply else None
         return AuthResult(success=False, handled=False, message=message)
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """``AUTH XOAUTH2 <initial response>``, or the response after an empty 334.
+
+        The response is base64 of ``user=U\\x01auth=Bearer T\\x01\\x01``; the
+        token goes to the ``xoauth2`` check and is never stored.
+        """
+        check = self._owner.xoauth2
+        assert check is not None  # excluded from the mechanisms otherwise
+        if len(args) == 1:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+            if blob is MISSING:  # "*" or bad base64, already answered
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        assert isinstance(blob, bytes)
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode("utf-8", "replace").split("\x01")
+            if "=" in part
+        )
+        user, auth = fields.get("user"), fields.get("auth", "")
+        if user is None or not auth.startswith("Bearer "):
+            await server.push("501 5.5.2 Malformed XOAUTH2 response")
+            return AuthResult(success=False, handled=True)
+        ok = check(user, auth.removeprefix("Bearer "))
+        self._owner._record_login(user, ok)
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED_REPLY)
 
 
 class SmtpServer(_Background):
@@ -260,6 +308,11 @@ class SmtpServer(_Background):
     auth_reply: exact reply (may be multi-line) for a failed login;
         ``reject_all_logins`` makes every login fail with it.
     advertise_auth: False leaves AUTH out of the EHLO reply.
+    xoauth2: (user, access token) -> valid?; when set AUTH XOAUTH2 is offered
+        (besides PLAIN/LOGIN) and required before MAIL (``auth_required``
+        overrides); a refused token gets Exchange Online's 535 5.7.3.
+    password_auth: False refuses every PLAIN/LOGIN with Exchange Online's
+        "535 5.7.139 ... basic authentication is disabled." (still offered).
     mail_reply: reply to every MAIL FROM instead of accepting it.
     rcpt_reply: reply to every RCPT, or a per-address mapping (others accepted).
     data_replies: final DATA replies, one per message; None or an exhausted
@@ -269,7 +322,7 @@ class SmtpServer(_Background):
     delay_s: wait this long before the final DATA reply.
 
     Records: ``messages`` (accepted only), ``logins`` as (login, ok) pairs
-    (passwords are never stored) and ``connections``.
+    (passwords and tokens are never stored) and ``connections``.
     """
 
     host = HOST
@@ -282,6 +335,8 @@ class SmtpServer(_Background):
         users: Mapping[str, str] | None = None,
         auth_required: bool | None = None,
         advertise_auth: bool = True,
+        xoauth2: Callable[[str, str], bool] | None = None,
+        password_auth: bool = True,
         auth_reply: str | None = None,
         reject_all_logins: bool = False,
         mail_reply: str | None = None,
@@ -296,8 +351,12 @@ class SmtpServer(_Background):
             raise ValueError(f"security={security!r} needs an ssl_context")
         self.security = security
         self.users = dict(users) if users is not None else None
-        self.auth_required = bool(users) if auth_required is None else auth_required
+        if auth_required is None:
+            auth_required = bool(users) or xoauth2 is not None
+        self.auth_required = auth_required
         self.advertise_auth = advertise_auth
+        self.xoauth2 = xoauth2
+        self.password_auth = password_auth
         self.auth_reply = auth_reply
         self.reject_all_logins = reject_all_logins
         self.mail_reply = mail_reply
@@ -321,6 +380,7 @@ class SmtpServer(_Background):
             # aiosmtpd treats only STARTTLS as TLS, so implicit TLS must opt out.
             auth_require_tls=security == "starttls",
             authenticator=handler.authenticate,
+            auth_exclude_mechanism=[] if xoauth2 is not None else ["XOAUTH2"],
         )
 
     def start(self) -> None:
