@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from bot.audit import AuditLog
 from bot.config import Settings
 from bot.mailboxes import MailboxService
+from bot.mailboxes.signin import SignIns
+from bot.oauth import OAuthClient
 from bot.relay.service import RelayService
 from bot.secrets import SecretBox
 from bot.storage import Storage, open_storage
@@ -24,6 +26,7 @@ class App:
     box: SecretBox
     mailboxes: MailboxService
     relay: RelayService  # one per App: the chat commands, the CLI and the API share its counters
+    signins: SignIns  # OAuth2 sign-ins in progress in this process (chat, cards, console, CLI)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
 
     @property
@@ -38,7 +41,8 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         await storage.open()
         box = await SecretBox.open(storage, settings.data_dir, settings.secret_key,
                                 shared=settings.database_url is not None)
-        service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s)
+        oauth = OAuthClient(settings)
+        service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s, oauth=oauth)
         s = settings
         run_id = uuid.uuid4().hex
         # The embedded store has one `mailbot run` (run.lock): its leases are its own after a restart.
@@ -46,10 +50,12 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         relay = RelayService(storage, service, max_mail_bytes=s.max_mail_bytes, cache_s=s.relay_poll_s,
                              max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s,
                              owner=owner, lease_s=s.relay_lease_s)
-        app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay, run_id=run_id)
+        app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay,
+                  signins=SignIns(service), run_id=run_id)
         try:
             yield app
         finally:
             await relay.close()
+            await oauth.close()
     finally:
         await storage.close()

@@ -257,6 +257,17 @@ class BasicAuthDisabled(SmtpError):
                  en="This mailbox needs OAuth2 sign-in: use `mailbot mailbox add … --oauth` (for an existing one `mailbot mailbox reauth NAME`), or choose sign-in in chat or the console; see the guide below.")
 
 
+class OAuthTokenRejected(AuthRejected):
+    """The server refused a fresh OAuth2 access token (XOAUTH2): the sign-in worked, SMTP did not."""
+
+    code = "oauth_token_rejected"
+    cause_t = Text(zh="{provider}拒绝了 OAuth2 登录：账号已登录，但不允许用 SMTP 发信。",
+                   en="{provider} refused the OAuth2 login: the sign-in worked, but the account may not send over SMTP.")
+    fix_t = Text(zh="确认登录的是这个邮箱本身；应用有 SMTP.Send 权限（Gmail 为 https://mail.google.com/）；Microsoft 365 还需在 Exchange 管理中心为该邮箱开启“经过身份验证的 SMTP”。见下方指引。",
+                 en="Make sure you signed in as this mailbox, the app has the SMTP.Send permission (https://mail.google.com/ for "
+                    "Gmail), and for Microsoft 365 that Authenticated SMTP is on for the mailbox in the Exchange admin center; see the guide below.")
+
+
 class SendingBlocked(SmtpError):
     code = "sending_blocked"
     cause_t = Text(zh="服务器拒绝发信：超出发送限额、被判为垃圾邮件或账号被禁止发信。",

@@ -35,7 +35,7 @@ OPENER_METHODS = frozenset({"table", "queue"})
 # Layers, lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.errors", "bot.i18n", "bot.config", "bot.display", "bot.providers", "bot.storage"),
-    ("bot.guides", "bot.smtp", "bot.secrets", "bot.audit", "bot.mailboxes", "bot.state",
+    ("bot.guides", "bot.smtp", "bot.oauth", "bot.secrets", "bot.audit", "bot.mailboxes", "bot.state",
      "bot.relay", "bot.app"),
     ("bot.chat",),
     ("bot.adapters", "bot.console", "bot.emulator"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import sys
 from typing import Any, Literal
@@ -12,7 +13,8 @@ from pydantic import SecretStr
 from bot.app import open_app
 from bot.cli.common import cli_actor, cli_lang, fail, print_fields, print_json, table
 from bot.config import load_settings
-from bot.errors import SmtpError
+from bot.cli.loopback import LoopbackRedirect, loopback_redirect, stdin_lines
+from bot.errors import InvalidInput, SmtpError
 from bot.i18n import Text
 from bot.mailboxes import Mailbox
 from bot.mailboxes.model import UNPACED
@@ -42,7 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--account", required=True)
     server_flags(add)
+    add.add_argument("--oauth", action="store_true",
+                     help="sign in with Microsoft or Google (OAuth2) instead of a password (outlook, microsoft365, gmail)")
     add.set_defaults(func=_add)
+
+    reauth = actions.add_parser("reauth", parents=[common], help="sign in again (OAuth2) for an existing mailbox")
+    reauth.add_argument("target", metavar="NAME")
+    reauth.set_defaults(func=_reauth)
 
     edit = actions.add_parser("edit", parents=[common], help="change a mailbox (re-verifies the login)")
     edit.add_argument("target", metavar="NAME")
@@ -124,6 +132,12 @@ def _print_saved(mailbox: Mailbox, warnings: list[Any], verified: bool, lang: st
 
 async def _add(args: argparse.Namespace) -> int:
     lang = _lang(args)
+    if args.oauth:
+        if args.password_stdin or args.no_verify:
+            return fail("--oauth signs in instead of a password, and always checks the login: drop --password-stdin "
+                        "and --no-verify." if lang == "en" else "--oauth 用登录代替密码，且总会验证登录：请去掉 --password-stdin 和 --no-verify。", 2)
+        data = {"name": args.name, "account": args.account, **_server_changes(args)}
+        return await sign_in(lang, data=data)
     secret = _read_secret(args, "Password / authorization code: ")
     data = {"name": args.name, "account": args.account, **_server_changes(args)}
     async with open_app(load_settings()) as app:
@@ -133,6 +147,56 @@ async def _add(args: argparse.Namespace) -> int:
             return _report_failure(exc, lang, NOT_SAVED)
     _print_saved(result.mailbox, result.warnings, not args.no_verify, lang, "保存" if lang == "zh" else "saved")
     return 0
+
+
+async def _reauth(args: argparse.Namespace) -> int:
+    return await sign_in(_lang(args), reauth=args.target)
+
+
+async def sign_in(lang: str, *, data: dict[str, Any] | None = None, reauth: str | None = None) -> int:
+    """The OAuth2 sign-in from a terminal: Microsoft shows a code to type at its page and polls;
+    Google shows a consent address, and the redirect comes back to a loopback listener here or is
+    pasted. Ctrl-C or the code's expiry ends it with nothing saved."""
+    async with open_app(load_settings()) as app, loopback_redirect() as redirect:
+        signin = await app.signins.begin(data, reauth=reauth, redirect_uri=redirect.uri)
+        print(signin.instructions(lang))
+        if signin.code is not None:
+            print("（也可以在这里粘贴地址后回车。）" if lang == "zh" else
+                  "(Or paste the address here and press Enter.)", flush=True)
+        else:
+            print("等待登录…（Ctrl-C 取消）" if lang == "zh" else "Waiting for the sign-in... (Ctrl-C cancels)", flush=True)
+        try:
+            result = await _finish(app, signin, redirect)
+        except asyncio.CancelledError:
+            print("已取消登录，邮箱未保存。" if lang == "zh" else "Sign-in cancelled; nothing was saved.", file=sys.stderr)
+            raise
+        except SmtpError as exc:
+            return _report_failure(exc, lang, NOT_SAVED if reauth is None else UNCHANGED)
+    verb = ("重新登录" if lang == "zh" else "signed in again") if reauth else ("保存" if lang == "zh" else "saved")
+    _print_saved(result.mailbox, result.warnings, True, lang, verb)
+    return 0
+
+
+async def _finish(app: Any, signin: Any, redirect: LoopbackRedirect) -> Any:
+    """Device flow: wait for it. Code flow: the first of the browser's redirect or a pasted line;
+    an unreadable paste asks again."""
+    if signin.code is None:
+        return await app.signins.finish(signin, cli_actor())
+    lines = await stdin_lines()
+    while True:
+        pasted = await _first(redirect.next(), lines.readline())
+        try:
+            return await app.signins.finish(signin, cli_actor(), pasted.strip())
+        except InvalidInput as exc:
+            print(exc.message(cli_lang()), file=sys.stderr)
+
+
+async def _first(*calls: Any) -> Any:
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return next(iter(done)).result()
 
 
 async def _edit(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.errors import FieldError, InvalidInput
 from bot.i18n import Text
-from bot.providers import CATALOG, PROVIDER_TYPES, Security, detect_type, get_provider
+from bot.providers import CATALOG, PROVIDER_TYPES, OAuthRoute, Security, detect_type, get_provider
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -218,6 +218,18 @@ def check_secret(secret: SecretStr | None, type_key: str) -> SecretStr:
     return SecretStr(value)
 
 
+def oauth_route_of(type_key: str) -> OAuthRoute:
+    """The type's OAuth2 route; InvalidInput naming the types that have one when it has none."""
+    route = get_provider(type_key).oauth
+    if route is None:
+        able = [t for t, p in CATALOG.items() if p.oauth is not None]
+        raise InvalidInput([FieldError(field="type", problem=Text(
+            zh=f"{get_provider(type_key).name_zh}不支持 OAuth2 登录，请用密码/授权码；支持 OAuth2 的类型：" + "、".join(able),
+            en=f"{get_provider(type_key).name_en} has no OAuth2 sign-in; use its password. Types with OAuth2: " + ", ".join(able)),
+            example=able[0])])
+    return route
+
+
 UNPACED = "none"  # a mailbox's explicit "no pacing" (`mailbot mailbox rate NAME none`)
 
 
@@ -228,8 +240,13 @@ class LastCheck(BaseModel):
     reason: str | None = None
 
 
+Auth = Literal["password", "oauth2"]
+AuthState = Literal["ok", "needs_reauth"]
+
+
 class Mailbox(BaseModel):
-    """A stored mailbox. The secret exists here only as `secret_token` (Fernet)."""
+    """A stored mailbox. The secret exists here only as `secret_token` (Fernet): the password, or
+    for `auth` "oauth2" the refresh token (the access token lives in memory only)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -250,6 +267,9 @@ class Mailbox(BaseModel):
     updated_by: str
     updated_at: datetime
     last_check: LastCheck | None = None
+    auth: Auth = "password"
+    auth_state: AuthState = "ok"  # needs_reauth: the issuer refused the refresh token; mail waits
+    auth_reason: str | None = None  # why it needs a new sign-in (the issuer's error code), for the admin
 
     @property
     def pace_per_minute(self) -> int | None:

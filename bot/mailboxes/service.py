@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from bot.audit import Actor, AuditLog
-from bot.errors import BasicAuthDisabled, Conflict, FieldError, InvalidInput, NotFound, SmtpError
+from bot.errors import BasicAuthDisabled, Conflict, FieldError, InvalidInput, NotFound, ReauthNeeded, SmtpError
 from bot.i18n import Text
 from bot.mailboxes.model import (
     LastCheck,
@@ -24,9 +24,12 @@ from bot.mailboxes.model import (
     UNPACED,
     Caveat,
     check_secret,
+    oauth_route_of,
     parse_spec,
     resolve,
 )
+from bot.mailboxes.tokens import AccessTokens
+from bot.oauth import OAuthClient, TokenSet
 from bot.providers import get_provider
 from bot.secrets import SecretBox
 from bot.smtp import ServerSettings, SmtpSession, build_message, check_login
@@ -35,6 +38,7 @@ from bot.storage import Storage
 __all__ = ["Actor", "MailboxService", "SaveResult"]
 
 SPEC_FIELDS = ("name", "type", "account", "host", "port", "security")
+SYSTEM = Actor(id="mailbot", source="system")  # changes the bot makes by itself (a refused sign-in)
 
 
 class SaveResult:
@@ -83,12 +87,15 @@ def _changed(name: str) -> Conflict:
 
 
 class MailboxService:
-    def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0) -> None:
+    def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0,
+                 oauth: OAuthClient | None = None) -> None:
         self._table = storage.table("mailboxes")
         self._box = box
         self.audit = AuditLog(storage)
         self.smtp_timeout = smtp_timeout
         self._lock = asyncio.Lock()
+        self.oauth = oauth
+        self.tokens = AccessTokens(storage, oauth) if oauth is not None else None
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -126,11 +133,73 @@ class MailboxService:
     async def default(self) -> Mailbox | None:
         return next((m for m in await self.list() if m.default), None)
 
-    def server(self, mailbox: Mailbox) -> ServerSettings:
-        """Login settings with the decrypted secret, for the SMTP layer only."""
+    async def login(self, mailbox: Mailbox) -> ServerSettings:
+        """Login settings for the SMTP layer only: the decrypted password, or a current OAuth2 access
+        token (refreshed when due; ReauthNeeded when the issuer refuses the refresh token)."""
+        if mailbox.auth == "oauth2":
+            if mailbox.auth_state == "needs_reauth":
+                raise self._reauth_error(mailbox)
+            secret = await self._keeper().get(self, mailbox)
+        else:
+            secret = self._box.decrypt(mailbox.secret_token)
         return ServerSettings(host=mailbox.host, port=mailbox.port, security=mailbox.security,
-                              account=mailbox.account, secret=self._box.decrypt(mailbox.secret_token),
-                              provider_type=mailbox.type)
+                              account=mailbox.account, secret=secret, provider_type=mailbox.type, auth=mailbox.auth)
+
+    def forget_token(self, name: str) -> None:
+        """The server refused the mailbox's access token: the next login refreshes it."""
+        if self.tokens is not None:
+            self.tokens.forget(name)
+
+    def _keeper(self) -> AccessTokens:
+        if self.tokens is None:
+            raise RuntimeError("MailboxService was built without an OAuth client")
+        return self.tokens
+
+    @staticmethod
+    def _reauth_error(mailbox: Mailbox) -> ReauthNeeded:
+        return ReauthNeeded(
+            Text(zh=f"邮箱“{mailbox.name}”的登录已失效，需要重新登录。",
+                 en=f"The sign-in of the mailbox '{mailbox.name}' is no longer valid; it needs a new sign-in."),
+            Text(zh=f"管理员运行 `mailbot mailbox reauth {mailbox.name}`（或在聊天/控制台重新登录）；期间邮件会等待，不会丢失。",
+                 en=f"An admin runs `mailbot mailbox reauth {mailbox.name}` (or signs in again in chat or the console); "
+                    "mail waits meanwhile and is not lost."),
+            detail=mailbox.auth_reason)
+
+    # ---- OAuth2 grants (bot.mailboxes.tokens.GrantStore) --------------------------------------
+
+    async def grant(self, name: str) -> Mailbox:
+        raw = await self._table.get(name)
+        if raw is None:
+            raise _not_found(name)
+        return Mailbox.model_validate(raw)
+
+    def refresh_token(self, mailbox: Mailbox) -> SecretStr:
+        return self._box.decrypt(mailbox.secret_token)
+
+    async def rotated(self, mailbox: Mailbox, refresh_token: SecretStr) -> bool:
+        """Store a rotated refresh token at once. Not a user-visible change: the version stays (an
+        open card is not made stale by a refresh). False when a new sign-in replaced the grant."""
+        sealed = self._box.encrypt(refresh_token.get_secret_value())
+        for _ in range(5):  # other changes to the row meanwhile (a check, an edit): apply on top of them
+            raw = await self._table.get(mailbox.name)
+            if raw is None or raw.get("secret_token") != mailbox.secret_token:
+                return False
+            if await self._table.put_if(mailbox.name, {**raw, "secret_token": sealed}, raw):
+                return True
+        return False
+
+    async def mark_needs_reauth(self, mailbox: Mailbox, error: ReauthNeeded) -> None:
+        """The issuer refused the refresh token: the mailbox waits for a new sign-in (audited, once)."""
+        for _ in range(5):
+            raw = await self._table.get(mailbox.name)
+            if raw is None or raw.get("secret_token") != mailbox.secret_token or raw.get("auth_state") == "needs_reauth":
+                return
+            latest = Mailbox.model_validate(raw)
+            updated = latest.model_copy(update={"auth_state": "needs_reauth", "auth_reason": error.detail,
+                                                "version": latest.version + 1, "updated_at": _now()})
+            if await self._table.put_if(mailbox.name, updated.model_dump(mode="json"), raw):
+                await self.audit.record(SYSTEM, "needs_reauth", mailbox.name, {"reason": error.detail}, ok=False)
+                return
 
     # ---- validation ----------------------------------------------------------------------
 
@@ -153,6 +222,81 @@ class MailboxService:
             raise InvalidInput(errors)
         assert resolved is not None
         return spec, resolved, checked
+
+    def validate_oauth(self, data: dict[str, Any]) -> tuple[MailboxSpec, Resolved]:
+        """Check a submission for an OAuth2 mailbox before the sign-in starts (no password involved)."""
+        spec = parse_spec(data)
+        resolved = resolve(spec)
+        oauth_route_of(resolved.type)
+        resolved.warnings = [w for w in resolved.warnings if w.code != "basic_auth_disabled"]
+        return spec, resolved
+
+    async def check_oauth_name(self, data: dict[str, Any]) -> tuple[MailboxSpec, Resolved]:
+        """validate_oauth, and the name is free: said before the admin signs in, not after."""
+        spec, resolved = self.validate_oauth(data)
+        await self._check_name_free(spec.name)
+        return spec, resolved
+
+    async def add_oauth(self, data: dict[str, Any], tokens: TokenSet, actor: Actor) -> SaveResult:
+        """Save an OAuth2 mailbox after its sign-in: the login is checked with XOAUTH2 first; the
+        refresh token is stored encrypted, the access token kept in memory."""
+        spec, resolved = await self.check_oauth_name(data)
+        if tokens.refresh_token is None:
+            raise self._no_refresh_token()
+        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
+                                account=spec.account, secret=tokens.access_token, provider_type=resolved.type,
+                                auth="oauth2")
+        await self.verify(server, actor, spec.name)
+        async with self._lock:
+            await self._check_name_free(spec.name)
+            now = _now()
+            mailbox = Mailbox(
+                name=spec.name, type=resolved.type, account=spec.account,
+                secret_token=self._box.encrypt(tokens.refresh_token.get_secret_value()),
+                host=resolved.host, port=resolved.port, security=resolved.security, auth="oauth2",
+                default=await self.default() is None,
+                created_by=actor.label(), created_at=now, updated_by=actor.label(), updated_at=now,
+                last_check=LastCheck(at=now, ok=True),
+            )
+            if not await self._table.put_if(mailbox.name, mailbox.model_dump(mode="json"), None):
+                raise _name_taken(spec.name)
+        self._keeper().remember(mailbox, tokens)
+        await self.audit.record(actor, "add", mailbox.name, {
+            **{k: v for k, v in mailbox.public().items() if k in SPEC_FIELDS}, "auth": "oauth2", "verified": True})
+        return SaveResult(mailbox, resolved.warnings)
+
+    async def reauth(self, name: str, tokens: TokenSet, actor: Actor) -> Mailbox:
+        """A new sign-in for an existing mailbox (it becomes OAuth2 if it was not): checked, then stored;
+        its waiting mail goes out (the worker sees the new version)."""
+        current = await self.get(name)
+        oauth_route_of(current.type)
+        if tokens.refresh_token is None:
+            raise self._no_refresh_token()
+        server = ServerSettings(host=current.host, port=current.port, security=current.security,
+                                account=current.account, secret=tokens.access_token, provider_type=current.type,
+                                auth="oauth2")
+        await self.verify(server, actor, current.name)
+        async with self._lock:
+            for _ in range(5):
+                latest, raw = await self._stored(current.name)
+                now = _now()
+                updated = latest.model_copy(update={
+                    "secret_token": self._box.encrypt(tokens.refresh_token.get_secret_value()), "auth": "oauth2",
+                    "auth_state": "ok", "auth_reason": None, "version": latest.version + 1,
+                    "updated_by": actor.label(), "updated_at": now, "last_check": LastCheck(at=now, ok=True)})
+                if await self._table.put_if(latest.name, updated.model_dump(mode="json"), raw):
+                    break
+            else:
+                raise _changed(current.name)
+        self._keeper().remember(updated, tokens)
+        await self.audit.record(actor, "reauth", updated.name, {"auth": [current.auth, "oauth2"], "secret": True})
+        return updated
+
+    @staticmethod
+    def _no_refresh_token() -> InvalidInput:
+        return InvalidInput([FieldError(field="type", problem=Text(
+            zh="登录服务没有给出刷新令牌（缺少 offline_access 权限？），mailbot 无法长期发信",
+            en="the sign-in gave no refresh token (is offline_access missing?), so mailbot could not keep sending"))])
 
     async def _check_name_free(self, name: str, keep: str | None = None) -> None:
         other = await self.find(name)
@@ -214,10 +358,16 @@ class MailboxService:
                 data.pop(key, None)
         data.update(changes)
         keep_secret = secret is None or not secret.get_secret_value().strip()
-        spec, resolved, checked = self.validate(data, self._box.decrypt(current.secret_token) if keep_secret else secret)
+        oauth = current.auth == "oauth2" and keep_secret  # a password given instead switches it to password login
+        if oauth:
+            spec, resolved = self.validate_oauth(data)
+            checked = await self._keeper().get(self, current) if verify else SecretStr("")
+        else:
+            spec, resolved, checked = self.validate(data, self._box.decrypt(current.secret_token) if keep_secret else secret)
         await self._check_name_free(spec.name, keep=current.name)
         server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
-                                account=spec.account, secret=checked, provider_type=resolved.type)
+                                account=spec.account, secret=checked, provider_type=resolved.type,
+                                auth="oauth2" if oauth else "password")
         if verify:
             await self.verify(server, actor, current.name)
         async with self._lock:
@@ -228,6 +378,7 @@ class MailboxService:
                 "name": spec.name, "type": resolved.type, "account": spec.account,
                 "host": resolved.host, "port": resolved.port, "security": resolved.security,
                 "secret_token": latest.secret_token if keep_secret else self._box.encrypt(checked.get_secret_value()),
+                **({} if keep_secret else {"auth": "password", "auth_state": "ok", "auth_reason": None}),
                 "version": latest.version + 1, "updated_by": actor.label(), "updated_at": now,
                 "last_check": LastCheck(at=now, ok=True) if verify else latest.last_check,
             })
@@ -303,11 +454,10 @@ class MailboxService:
     async def test(self, name: str, actor: Actor, *, to: str | None = None) -> Mailbox:
         """Live login check (and a real test mail when `to` is given); the result is stored."""
         mailbox = await self.get(name)
-        server = self.server(mailbox)
         failure: SmtpError | None = None
         message_id = None
         try:
-            session = await SmtpSession.open(server, self.smtp_timeout)
+            session = await SmtpSession.open(await self.login(mailbox), self.smtp_timeout)
             async with session:
                 if to:
                     message = build_message(

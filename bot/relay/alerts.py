@@ -21,7 +21,7 @@ from bot.storage import Storage
 
 log = logging.getLogger("mailbot.relay.alerts")
 
-Kind = Literal["mail_failed", "login_failing"]
+Kind = Literal["mail_failed", "login_failing", "needs_reauth"]
 ALERT_WINDOW_S = 600.0  # one alert of an identity per this many seconds, across instances
 ALERTS_KEPT_S = 86_400.0  # claims older than this are pruned
 
@@ -41,13 +41,14 @@ class Alert:
 
     @classmethod
     def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None, *,
-           attempt: int = 0) -> Alert:
+           attempt: int = 0, provider_type: str | None = None) -> Alert:
+        """`provider_type` for errors that do not carry one (a refused sign-in), so the guide is offered."""
         smtp = error if isinstance(error, SmtpError) else None
         return cls(kind=kind, mailbox=mailbox, code=error.code, reason_zh=error.message("zh"),
                    reason_en=error.message("en"), mail_id=mail_id,
-                   provider_type=smtp.provider_type if smtp else None,
-                   offers_guide=bool(smtp and smtp.offers_guide), reply=smtp.reply if smtp else None,
-                   attempt=attempt)
+                   provider_type=smtp.provider_type if smtp else provider_type,
+                   offers_guide=bool(smtp.offers_guide) if smtp else provider_type is not None,
+                   reply=smtp.reply if smtp else None, attempt=attempt)
 
     @property
     def identity(self) -> str:
@@ -63,6 +64,8 @@ class Alert:
     def title(self, lang: str = "zh") -> str:
         if self.kind == "mail_failed":
             return f"邮件发送失败：{self.mailbox}" if lang == "zh" else f"Mail failed: {self.mailbox}"
+        if self.kind == "needs_reauth":
+            return f"邮箱需要重新登录：{self.mailbox}" if lang == "zh" else f"Mailbox needs a new sign-in: {self.mailbox}"
         return f"邮箱登录失败：{self.mailbox}" if lang == "zh" else f"Mailbox login failing: {self.mailbox}"
 
     def markdown(self, lang: str = "zh") -> str:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import ConnectionLost, MailbotError, NotFound, SmtpError, StorageFailed
+from bot.errors import (ConnectionLost, MailbotError, NotFound, OAuthError, OAuthTokenRejected, ReauthNeeded, SmtpError,
+                        StorageFailed)
 from bot.i18n import Text
 from bot.mailboxes.model import Mailbox
 from bot.relay.alerts import Alert, AlertSink, LoggingSink
@@ -29,13 +30,14 @@ from bot.relay.models import Content, MailRecord
 from bot.relay.outbox import now
 from bot.relay.policy import RetryPolicy
 from bot.relay.service import RelayService
-from bot.smtp import ServerSettings, SmtpSession
+from bot.smtp import SmtpSession
 
 log = logging.getLogger("mailbot.relay")
 PRUNE_EVERY_S = 3600.0
 COUNT_EVERY_S = 10.0  # /healthz's "queued": recounted this often, kept up to date in between
 CLAIM_BATCH = 64  # mails claimed per read of the queue
 BACKLOG = 256  # claimed and not finished, per process: the rest waits in the store
+HOLD_S = 300.0  # mail of a mailbox that needs a new sign-in is looked at again this often (and at once after it)
 
 
 class InternalError(MailbotError):
@@ -53,7 +55,6 @@ class Lane:
     idle: list[tuple[SmtpSession, float]] = field(default_factory=list)
     login_alerted: bool = False
     mailbox: Mailbox | None = None
-    server: ServerSettings | None = None
     loaded_at: float = -1e9
 
     def take_idle(self) -> SmtpSession | None:
@@ -187,10 +188,13 @@ class Worker:
 
     async def _watch_rates(self) -> None:
         """A mailbox whose rate changed (here, in the CLI, or while the bot was down) gets its queue
-        paced anew: mail deferred to the old pace would otherwise keep its old times."""
+        paced anew: mail deferred to the old pace would otherwise keep its old times. An OAuth2 mailbox
+        that changed and can send has its mail held for a new sign-in sent at once."""
         for mailbox in await self.relay.mailboxes.list():
             if self._rates.get(mailbox.name) != mailbox.version:
                 await self.outbox.check_pace(mailbox.name, interval_s(mailbox))
+                if mailbox.auth == "oauth2" and mailbox.auth_state == "ok":  # maybe a new sign-in: held mail goes
+                    await self.outbox.wake_held(mailbox.name)
                 self._rates[mailbox.name] = mailbox.version
 
     async def _route(self, taken: list[tuple[str, dict[str, Any]]]) -> None:
@@ -305,9 +309,8 @@ class Worker:
             lane = self._lanes.get(name)
             if lane is None:
                 lane = self._lanes[name] = Lane(self.settings.relay_connections, interval_s(mailbox))
-            if lane.mailbox is None or lane.mailbox.version != mailbox.version or lane.server is None:
+            if lane.mailbox is None or lane.mailbox.version != mailbox.version:
                 lane.interval_s = interval_s(mailbox)
-                lane.server = self.relay.mailboxes.server(mailbox)
                 await lane.close_idle()  # settings changed: old connections belong to the old login
             lane.mailbox, lane.loaded_at = mailbox, time.monotonic()
         return mailbox
@@ -325,8 +328,17 @@ class Worker:
             raise _Shutdown
         record.attempts += 1
         try:
-            assert lane.server is not None
-            await self._send(lane, lane.server, message, recipients)
+            await self._send(lane, mailbox, message, recipients)
+        except ReauthNeeded as exc:  # not an attempt: it waits for an admin's new sign-in
+            record.attempts -= 1
+            await self._hold(lane, record, exc)
+            return
+        except OAuthError as exc:
+            if exc.temporary:  # the issuer is unreachable: retried like a server that is down
+                await self._failed_attempt(record, exc)
+            else:  # the app registration is wrong: like a rejected login
+                await self._login_failed(lane, record, exc)
+            return
         except _LoginFailed as failed:
             await self._login_failed(lane, record, failed.error)
             return
@@ -341,14 +353,23 @@ class Worker:
         self._recording.add(done)
         done.add_done_callback(self._recorded)
 
-    async def _send(self, lane: Lane, server: ServerSettings, message: object, recipients: list[str]) -> None:
-        """Send on an idle session, or a new one; a pooled session found dead gets one fresh retry."""
+    async def _send(self, lane: Lane, mailbox: Mailbox, message: object, recipients: list[str]) -> None:
+        """Send on an idle session, or a new one; a pooled session found dead gets one fresh retry,
+        and so does a login whose OAuth2 access token the server refused (revoked early: refreshed)."""
         session = lane.take_idle()
         reused = session is not None
-        for _ in range(2):
+        token_retry = mailbox.auth == "oauth2"
+        for _ in range(3):
             if session is None:
                 try:
+                    server = await self.relay.mailboxes.login(mailbox)
                     session = await SmtpSession.open(server, self.settings.smtp_timeout_s)
+                except OAuthTokenRejected as exc:
+                    self.relay.mailboxes.forget_token(mailbox.name)
+                    if token_retry:
+                        token_retry = False
+                        continue
+                    raise _LoginFailed(exc) from None
                 except SmtpError as exc:
                     raise _LoginFailed(exc) if not exc.temporary else exc
             try:
@@ -364,7 +385,7 @@ class Worker:
             lane.idle.append((session, time.monotonic()))
             return
 
-    async def _failed_attempt(self, record: MailRecord, exc: SmtpError) -> None:
+    async def _failed_attempt(self, record: MailRecord, exc: SmtpError | OAuthError) -> None:
         record.last_error, record.error_code = f"{exc.code}: {exc.message('en')}", exc.code
         age = (now() - record.queued_at).total_seconds()
         delay = self.policy.delay(record.attempts)
@@ -382,7 +403,23 @@ class Worker:
         if alert:
             await self.alerts.alert(Alert.of("mail_failed", record.mailbox, exc, record.id, attempt=record.attempts))
 
-    async def _login_failed(self, lane: Lane, record: MailRecord, exc: SmtpError) -> None:
+    async def _hold(self, lane: Lane, record: MailRecord, exc: ReauthNeeded) -> None:
+        """The mailbox needs a new sign-in: its mail waits as `retrying` with that reason (not failed,
+        no attempt spent) until `reauth` (then `wake_held` sends it at once) or the mail's max age;
+        admins hear once per mailbox."""
+        record.last_error, record.error_code = f"{exc.code}: {exc.message('en')}", exc.code
+        age = (now() - record.queued_at).total_seconds()
+        if self.policy.gives_up(0, age, HOLD_S):
+            await self._fail(record, exc, alert=False)
+        else:
+            await self.outbox.retry_later(record, HOLD_S, hold=exc.code)
+        if not lane.login_alerted:
+            lane.login_alerted = True
+            # About the mailbox, not one mail: markdown with the reauth command and the guide, no retry card.
+            await self.alerts.alert(Alert.of("needs_reauth", record.mailbox, exc,
+                                             provider_type=lane.mailbox.type if lane.mailbox else None))
+
+    async def _login_failed(self, lane: Lane, record: MailRecord, exc: MailbotError) -> None:
         """Login rejected: the mail fails; admins hear once per mailbox until a login works again."""
         first = not lane.login_alerted
         lane.login_alerted = True

@@ -11,12 +11,12 @@ import os
 import ssl
 from email.message import EmailMessage
 from functools import lru_cache
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.errors import SmtpError, SmtpTimeout, TlsMismatch
+from bot.errors import AuthRejected, BasicAuthDisabled, OAuthTokenRejected, SmtpError, SmtpTimeout, TlsMismatch
 from bot.providers import Security
 from bot.smtp.classify import Stage, classify
 
@@ -29,8 +29,9 @@ class ServerSettings(BaseModel):
     port: int
     security: Security
     account: str
-    secret: SecretStr
+    secret: SecretStr  # the password, or for auth "oauth2" a current access token
     provider_type: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
 
 
 @lru_cache(maxsize=4)
@@ -73,10 +74,16 @@ class SmtpSession:
         try:
             await session._client.connect()
             stage = "auth"
-            await session._client.login(server.account, server.secret.get_secret_value())
+            if server.auth == "oauth2":
+                await session._client.auth_xoauth2(server.account, server.secret.get_secret_value())
+            else:
+                await session._client.login(server.account, server.secret.get_secret_value())
         except Exception as exc:  # noqa: BLE001 - every failure is classified for the user
             await session.abort()
-            raise session._error(exc, stage) from None
+            error = session._error(exc, stage)
+            if server.auth == "oauth2" and stage == "auth" and isinstance(error, (AuthRejected, BasicAuthDisabled)):
+                error = OAuthTokenRejected(error.reply, provider_type=server.provider_type)
+            raise error from None
         return session
 
     @property

@@ -68,6 +68,13 @@ class Claims:
         await self._maybe_prune(now)
         return won
 
+    async def release(self, key: str) -> None:
+        """Give up a claim this process won (a lock held only for a while): deleted by compare-and-set,
+        so a claim another process took over meanwhile stays."""
+        at = self._seen.pop(key, None)
+        if at is not None:
+            await self._table.put_if(key, None, {"at": at})
+
     async def _maybe_prune(self, now: float) -> None:
         if now - self._pruned_at < PRUNE_EVERY_S:
             return

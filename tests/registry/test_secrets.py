@@ -33,7 +33,7 @@ async def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     before = key_file.read_bytes()
     async with open_app(settings_for(tmp_path)) as app:
-        assert app.mailboxes.server((await app.mailboxes.list())[0]).secret.get_secret_value() == SECRET
+        assert (await app.mailboxes.login((await app.mailboxes.list())[0])).secret.get_secret_value() == SECRET
     assert key_file.read_bytes() == before
 
 

@@ -58,7 +58,7 @@ async def test_edit_reverifies_and_empty_secret_keeps_the_old_one(app: App, smtp
     assert await app.mailboxes.find("通知") is None
     with pytest.raises(e.AuthRejected):
         await app.mailboxes.edit("审批通知", {}, SecretStr("wrong"), ADMIN)
-    assert app.mailboxes.server(await app.mailboxes.get("审批通知")).secret.get_secret_value() == SECRET
+    assert (await app.mailboxes.login(await app.mailboxes.get("审批通知"))).secret.get_secret_value() == SECRET
 
 
 async def test_stale_version_is_refused(app: App, smtp_server: Callable[..., SmtpServer]) -> None:
@@ -118,7 +118,7 @@ async def test_data_survives_a_restart_and_is_json_not_pickle(tmp_path: Path, sm
         await first.mailboxes.add(custom(srv), SecretStr(SECRET), ADMIN)
     async with open_app(settings_for(tmp_path)) as second:
         [mailbox] = await second.mailboxes.list()
-        assert second.mailboxes.server(mailbox).secret.get_secret_value() == SECRET
+        assert (await second.mailboxes.login(mailbox)).secret.get_secret_value() == SECRET
     import sqlite3
 
     with sqlite3.connect(tmp_path / "mailboxes.sqlite") as conn:
@@ -131,7 +131,7 @@ async def test_secret_never_in_data_files_repr_or_audit(tmp_path: Path, smtp_ser
     async with open_app(settings_for(tmp_path)) as app:
         result = await app.mailboxes.add(custom(srv), SecretStr(SECRET), ADMIN)
         await app.mailboxes.edit("通知", {}, SecretStr(SECRET), ADMIN)
-        server = app.mailboxes.server(result.mailbox)
+        server = await app.mailboxes.login(result.mailbox)
         texts = [repr(result.mailbox), str(result.mailbox), repr(server), str(server),
                  str(result.mailbox.public()), str([x.model_dump() for x in await app.audit.entries()])]
     assert all(SECRET not in text for text in texts)

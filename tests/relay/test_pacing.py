@@ -22,7 +22,7 @@ def test_custom_is_unpaced_and_known_providers_keep_their_rate() -> None:
     assert CATALOG["custom"].rate_limit.per_minute is None
     assert {t: p.rate_limit.per_minute for t, p in CATALOG.items() if t != "custom"} == {
         "aliyun_enterprise": 20, "dingtalk": 20, "exmail": 20, "netease_enterprise": 15, "aliyun_personal": 20,
-        "qq": 15, "163": 15, "126": 15, "gmail": 20, "outlook": 10}
+        "qq": 15, "163": 15, "126": 15, "gmail": 20, "outlook": 10, "microsoft365": 30}
 
 
 async def _send_all(relay: Any, mailbox: str, server: SmtpServer) -> float:
