@@ -1,5 +1,7 @@
 """Data of the mailbox form card: the Form component's fields, the notice above it, and what it edits.
 
+Outlook.com, Microsoft 365 and Gmail can sign in with a browser (OAuth2) instead: their password
+may stay empty, and the submit starts that sign-in in the admin's single chat (bot.chat.cards).
 The form never carries a secret back: `values` is read only for the public fields, so a password
 typed earlier (or a stored one) cannot reappear in card data. `mode`, `mailbox` and `version` ride
 along as Form params, so the callback says what the admin was editing and a stale card can be told.
@@ -28,10 +30,13 @@ _TITLE = {"add": Text(zh="新建邮箱", en="New mailbox"), "edit": Text(zh="编
 _INTRO = {
     "add": Text(
         zh="填写后点“保存并测试”：机器人先登录 SMTP 验证，通过后才保存。\n\n"
-           "密码/授权码只用于登录，加密保存，之后不会显示在卡片或聊天里。服务器、端口、加密方式只有“自定义 SMTP”需要填。",
+           "密码/授权码只用于登录，加密保存，之后不会显示在卡片或聊天里。服务器、端口、加密方式只有“自定义 SMTP”需要填。\n\n"
+           "Outlook.com 用微软账号在浏览器里登录，不用密码；Microsoft 365 和 Gmail 的密码留空也会改用浏览器登录：登录链接发到单聊。",
         en="Fill in and press 'Save and test': the bot logs in to SMTP first and saves only if that works.\n\n"
            "The password / authorization code is used only to log in, stored encrypted, and never shown again in a "
-           "card or the chat. Host, port and security are needed for Custom SMTP only."),
+           "card or the chat. Host, port and security are needed for Custom SMTP only.\n\n"
+           "Outlook.com signs in with a Microsoft account in a browser, no password; Microsoft 365 and Gmail do too when "
+           "the password is left empty: the sign-in link comes in our single chat."),
     "edit": Text(
         zh="修改后点“保存修改”：机器人先用新设置登录 SMTP，通过后才保存。\n\n"
            "密码/授权码留空表示保留原来的；填写的新值加密保存，之后不会再显示。",
@@ -59,7 +64,8 @@ _PLACEHOLDERS: dict[str, Text] = {
     "security": Text(zh="请选择加密方式", en="Choose the security"),
 }
 _SECRET_PLACEHOLDER = {
-    "add": Text(zh="保存后不会再显示", en="Not shown again after saving"),
+    "add": Text(zh="保存后不会再显示（Outlook、Microsoft 365、Gmail 留空则用浏览器登录）",
+                en="Not shown again after saving (Outlook, Microsoft 365, Gmail: leave empty to sign in with a browser)"),
     "edit": Text(zh="留空则保留原密码；保存后不会再显示", en="Leave empty to keep the current one; not shown again"),
 }
 _REQUIRED_MSG = {"TEXT": Text(zh="请填写此项", en="This field is required"),
@@ -80,11 +86,18 @@ def security_options(lang: str) -> list[dict[str, str]]:
     return [{"value": key, "text": label(lang)} for key, label in _SECURITY_OPTIONS]
 
 
+_SIGN_IN_INSTEAD = Text(zh="（留空则用浏览器登录）", en=" (leave empty to sign in with a browser)")
+_SIGN_IN_ONLY = Text(zh="无需填写：用浏览器登录", en="Not needed: sign in with a browser")
+
+
 def _secret_label(type_key: str, lang: str) -> str:
-    """The provider's own word ("授权码", "app password") once the type is known."""
+    """The provider's own word ("授权码", "app password") once the type is known; for a type that
+    signs in with OAuth2, that the field may stay empty."""
     provider = CATALOG.get(type_key)
     if provider is None or provider.type == "custom":
         return FIELD_LABELS[SECRET_FIELD](lang)
+    if provider.oauth is not None:
+        return provider.secret_name(lang) + _SIGN_IN_INSTEAD(lang) if provider.oauth.password_too else _SIGN_IN_ONLY(lang)
     return provider.secret_name(lang)
 
 
@@ -115,7 +128,9 @@ def form_fields(lang: str, values: Mapping[str, Any] | None = None, *, mode: For
         labels[custom_only] += _OPTIONAL(lang)
     labels = {f: label + (_FIELD_MARK if f in invalid else "") for f, label in labels.items()}
     placeholders = {f: t(lang) for f, t in _PLACEHOLDERS.items()} | {SECRET_FIELD: _SECRET_PLACEHOLDER[mode](lang)}
-    required = {"name": True, "type": True, "account": True, SECRET_FIELD: mode == "add"}
+    # The secret is never required by the form itself: Outlook, Microsoft 365 and Gmail may sign in
+    # instead, and a missing password of another type comes back as a field error on submit.
+    required = {"name": True, "type": True, "account": True}
     options = {"type": type_options(lang), "security": security_options(lang)}
     return [
         _field(f, labels[f], "SELECT" if f in options else "TEXT", required=required.get(f, False),

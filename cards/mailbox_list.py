@@ -26,6 +26,8 @@ _ENABLED = Text(zh="已启用", en="enabled")
 _DISABLED = Text(zh="已停用", en="disabled")
 _DEFAULT = Text(zh="默认", en="default")
 _NEVER = Text(zh="未检查", en="not checked yet")
+_OAUTH = Text(zh="浏览器登录（OAuth2）", en="browser sign-in (OAuth2)")
+_NEEDS_REAUTH = Text(zh="⚠️ 需要重新登录：发送“重新登录 {name}”", en="⚠️ needs sign-in: send 'reauth {name}'")
 _CHECKED = Text(zh="上次检查 {at} {mark}", en="last check {at} {mark}")
 _CONFIRM = Text(zh="⚠️ 确定删除“{name}”？删除后无法恢复，使用它的流程将无法发信。",
                 en="⚠️ Delete '{name}'? This cannot be undone, and workflows using it will stop sending.")
@@ -49,10 +51,14 @@ def _check(m: Mailbox, lang: str) -> str:
 
 
 def row_text(m: Mailbox, index: int, lang: str, *, confirming: bool) -> str:
-    """The row's markdown: name and default badge, type and account, enabled state and last check."""
+    """The row's markdown: name and default badge, type and account (and OAuth2 sign-in), enabled
+    state and last check, and the reauth command when its sign-in is no longer valid."""
+    auth = f" · {_OAUTH(lang)}" if m.auth == "oauth2" else ""
     lines = [f"**{index}. {md(m.name)}**" + (f" · {_DEFAULT(lang)}" if m.default else ""),
-             f"{provider_name(m.type, lang)} · {md(m.account)}",
+             f"{provider_name(m.type, lang)} · {md(m.account)}{auth}",
              f"{(_ENABLED if m.enabled else _DISABLED)(lang)} · {_check(m, lang)}"]
+    if m.auth == "oauth2" and m.auth_state == "needs_reauth":
+        lines.append(_NEEDS_REAUTH.format(name=md(m.name))(lang))
     if confirming:
         lines.append(_CONFIRM.format(name=md(m.name))(lang))
     return "\n\n".join(lines)

@@ -67,6 +67,12 @@ class ShellAdapter:
             return None
         return line.rstrip("\r\n") if line or (self.tty and secret) else None
 
+    async def push(self, replies: list[Reply]) -> None:
+        """Messages nobody typed a line for (a sign-in that finished meanwhile): printed as they come."""
+        for reply in replies:
+            self.stdout.write(plain(reply) + "\n\n")
+        self.stdout.flush()
+
     async def run(self) -> None:
         expects_secret = False
         count = 0

@@ -6,6 +6,10 @@ chat falls back to the wizard and markdown and says so once. A callback is trust
 check is running or done and moves by compare-and-set, so of two instances handling one submit only
 one checks; buttons carry the mailbox version they were drawn from), and the secret typed into a form is used
 for the login check only: it is never written back into card data, a message, a log or the audit.
+
+A new Outlook.com mailbox, or a Microsoft 365 / Gmail one submitted without a password, signs in with
+OAuth2 instead: the form closes and the chat wizard's sign-in continues in the admin's single chat
+(the link and code are chat messages there; card data never holds a code, token or verifier).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from bot.app import App
 from bot.audit import Actor
 from bot.chat.messages import CardReply, CardUpdate, IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import T
+from bot.chat.wizard import Wizard
 from bot.errors import Conflict, InvalidInput, MailbotError, NotFound
 from bot.mailboxes import Mailbox
+from bot.providers import CATALOG
 from bot.relay.alerts import Alert
 from bot.state.admins import KnownAdmins
 from bot.state.card_records import CardRecord, CardRecords
@@ -79,6 +85,9 @@ RETRIED = T(zh="已重新排队邮件 {id}，发送“发送记录”查看状�
 FORM_CLOSED = T(zh="这张表单已取消或已被新的表单取代，不会再保存。需要时请重新发送“新建邮箱”。",
                 en="This form was cancelled or replaced by a newer one; it saves nothing. Send 'new mailbox' for a fresh one.")
 EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
+SIGNIN_SENT = T(zh="🔑 这个邮箱用浏览器登录授权，不用密码：登录链接已发到你与我的单聊，请在那里完成登录。",
+                en="🔑 This mailbox signs in with a browser instead of a password: the sign-in link is in our single chat; "
+                   "finish it there.")
 
 
 @dataclass
@@ -92,8 +101,9 @@ class CallbackResult:
 
 
 class Cards:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, wizard: Wizard) -> None:
         self.app = app
+        self.wizard = wizard
         self.records = CardRecords(app.storage)
         self.admins = KnownAdmins(app.storage)
         self._said: set[str] = set()
@@ -251,6 +261,20 @@ class Cards:
         if record.state != "open":
             return settled(record.state)
         secret = action.secret
+        if record.mode == "add" and _signs_in(values, secret):
+            # The form closes and the chat sign-in starts in the admin's single chat, after the ACK
+            # (the issuer is asked for a device code or a consent address).
+            try:
+                self.app.mailboxes.validate_oauth(values)
+            except InvalidInput as exc:
+                result.ack = form(errors=exc.errors)
+                return result
+            if not await self.records.move(track, record, "closed"):  # another press or instance took it
+                latest = await self.records.get(track)
+                return settled(latest.state if latest is not None and latest.state != "open" else "closed")
+            result.ack = form(status="closed", notice=SIGNIN_SENT(lang))
+            result.later = lambda: self.wizard.start_from_form(actor.id, record.source, values, lang, actor)
+            return result
         try:
             self.app.mailboxes.validate(values, secret if record.mode == "add" or secret else SecretStr("unchanged"))
         except InvalidInput as exc:
@@ -354,3 +378,10 @@ class Cards:
         notice = "\n\n".join(p for p in (f"**{md(name)}**", outcome_markdown(lang, mode="test", error=error, mailbox=mailbox),
                                          guide_markdown(error, lang)) if p)
         return [await self._list_update(track, lang, notice=notice)]
+
+
+def _signs_in(values: dict[str, str], secret: SecretStr | None) -> bool:
+    """A form for a type that signs in with OAuth2: always (Outlook.com), or when no password was typed."""
+    provider = CATALOG.get(values.get("type", ""))
+    route = provider.oauth if provider is not None else None
+    return route is not None and (not route.password_too or secret is None or not secret.get_secret_value().strip())

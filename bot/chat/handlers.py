@@ -66,6 +66,7 @@ class Commands:
         rows = [
             (T(zh="名称", en="Name"), m.name), (T(zh="类型", en="Type"), m.type), (T(zh="账号", en="Account"), m.account),
             (T(zh="服务器", en="Server"), f"{m.host}:{m.port} {m.security}"),
+            (T(zh="登录方式", en="Auth"), auth_text(m, lang)),
             (T(zh="状态", en="State"), _state(m, lang)), (T(zh="发送速率", en="Pace"), _pace(m, lang)),
             (T(zh="上次检查", en="Last check"), checked),
             (T(zh="更新", en="Updated"), f"{m.updated_by} {m.updated_at:%Y-%m-%d %H:%M}"),
@@ -102,6 +103,9 @@ class Commands:
             return [TextReply("\n".join(error_lines(exc, lang)))]
         return [TextReply("\n".join([T(zh="✅ 已修改并通过登录检查：", en="✅ Changed and verified:")(lang),
                                      summary(result.mailbox, lang), *(f"⚠️ {w.text(lang)}" for w in result.warnings)]))]
+
+    async def reauth(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        return await self.wizard.start_reauth(msg, await self.resolve(args["n"]), lang)
 
     async def remove(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
         return await self.wizard.start_remove(msg, await self.resolve(args["n"]), lang)
@@ -174,6 +178,17 @@ def _pace(m: Mailbox, lang: str) -> str:
     return text + (T(zh="（默认）", en=" (default)")(lang) if m.rate_per_minute is None else "")
 
 
+def auth_text(m: Mailbox, lang: str) -> str:
+    """How the mailbox logs in, and the command to run when its sign-in is no longer valid."""
+    if m.auth == "password":
+        return T(zh="密码", en="password")(lang)
+    if m.auth_state == "needs_reauth":
+        return T(zh=f"OAuth2 · ⚠️ 需要重新登录：发送“重新登录 {m.name}”",
+                 en=f"OAuth2 · ⚠️ needs sign-in: send 'reauth {m.name}'")(lang)
+    return T(zh="OAuth2（浏览器登录）", en="OAuth2 (browser sign-in)")(lang)
+
+
 def _line(m: Mailbox, lang: str) -> str:
     check = "" if m.last_check is None else (" ✓" if m.last_check.ok else " ✗")
-    return f"{m.name} — {m.type} · {m.account} · {_state(m, lang)}{check}"
+    auth = f" · {auth_text(m, lang)}" if m.auth == "oauth2" else ""
+    return f"{m.name} — {m.type} · {m.account} · {_state(m, lang)}{check}{auth}"

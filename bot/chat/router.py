@@ -18,7 +18,8 @@ from bot.chat.cards import Cards
 from bot.chat.handlers import Commands
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
-from bot.chat.wizard import CANCEL, Wizard
+from bot.chat.signin import Push
+from bot.chat.wizard import CANCEL, SECRET_STATES, Wizard
 from bot.errors import MailbotError
 from bot.guides import answer
 from bot.i18n import detect_lang
@@ -56,6 +57,10 @@ INTENTS: tuple[Intent, ...] = (
     _intent("edit", rf"^(?:修改|编辑|更改|更新){_MB}\s*(?P<n>[^\s=]+)(?P<rest>(?:\s.*)?)$",
             rf"^(?:edit|change|update|modify)\s*{_MB}\s+(?P<n>[^\s=]+)(?P<rest>(?:\s.*)?)$"),
     _intent("remove", rf"^(?:删除|移除|删掉){_MB}{_N}$", rf"^(?:remove|delete|rm|del)\s*{_MB}{_N}$"),
+    _intent("reauth", rf"^(?:重新登录|重新登陆|重新授权|重新认证|再次登录)(?:{_MB})?{_N}$",
+            rf"^(?:给|为)?(?:{_MB})?{_N}(?:重新登录|重新授权)$",
+            rf"^(?:reauth(?:orize|orise)?|re-auth|re-?login|re-?sign\s*in)\s*(?:{_MB}\s+)?{_N}$",
+            rf"^sign\s*in\s+(?:to\s+)?(?:{_MB}\s+)?{_N}\s+again$", rf"^sign\s*in\s+again\s+(?:(?:to|for)\s+)?(?:{_MB}\s+)?{_N}$"),
     _intent("enable", rf"^(?:启用|激活)(?:{_MB})?{_N}$", rf"^(?:enable|activate)\s*(?:{_MB}\s+)?{_N}$"),
     _intent("disable", rf"^(?:停用|禁用)(?:{_MB})?{_N}$", rf"^(?:disable|deactivate)\s*(?:{_MB}\s+)?{_N}$"),
     _intent("outbox", r"^(?:发送记录|发信记录|邮件记录|发件箱|outbox|sent mails?|mail log|delivery log)$"),
@@ -71,12 +76,14 @@ HELP = T(
     zh="我可以：\n"
        "- 回答各类邮箱授权码/SMTP 的获取方法，例如“怎么获取QQ邮箱授权码”\n"
        "- 管理员：新建邮箱（或 新建邮箱 名称=… 账号=… [类型=…]）、邮箱列表、查看邮箱 N、测试邮箱 N [地址]、"
-       "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N、发送记录、重试 ID、测试发送 N 地址\n"
+       "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N、重新授权 N（Outlook、Microsoft 365、Gmail 的浏览器授权失效时）、"
+       "发送记录、重试 ID、测试发送 N 地址\n"
        "- 任何一步都可以发送“取消”。",
     en="I can:\n"
        "- explain how to get a mailbox's app password / SMTP settings, e.g. 'how do I get a Gmail app password'\n"
        "- for admins: new mailbox (or new mailbox name=… account=… [type=…]), list mailboxes, show mailbox N, "
-       "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N, outbox, "
+       "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N, "
+       "reauth N (when the browser sign-in of Outlook, Microsoft 365, Gmail expired), outbox, "
        "retry ID, send test N addr\n"
        "- send 'cancel' at any step.",
 )
@@ -89,7 +96,7 @@ NOTHING_TO_CANCEL = T(zh="现在没有进行中的操作，无需取消。", en=
 STILL_OPEN = T(zh="（你的“{flow}”还在进行中：{prompt}）", en="(Your '{flow}' is still open: {prompt})")
 LEFT = T(zh="（已放弃未完成的“{flow}”。）", en="(Left your unfinished '{flow}'.)")
 # intents that start a dialog of their own: the open one is left for it
-STARTS_FLOW = frozenset({"new", "remove", "edit"})
+STARTS_FLOW = frozenset({"new", "remove", "edit", "reauth"})
 # Front ends whose message ids are unique and may be delivered again, to this or another instance:
 # each such message is handled by the one instance that claims its id first.
 DEDUPED_SOURCES = frozenset({"dingtalk"})
@@ -122,8 +129,18 @@ class Router:
         self.flows = Flows(app.storage, idle, clock, run=app.run_id)
         self.seen = Claims(app.storage, "chat_seen", keep_s=SEEN_KEEP_S)
         self.wizard = Wizard(app, self.flows)
-        self.cards = Cards(app)
+        self.cards = Cards(app, self.wizard)
         self.commands = Commands(app, self.wizard, self.cards)
+
+    @property
+    def pushes(self) -> dict[str, Push]:
+        """Front end (`IncomingMessage.source`) → its proactive send, for what a sign-in says when it
+        ends after its message was answered. A front end that can push registers itself here."""
+        return self.wizard.background.pushes
+
+    async def close(self) -> None:
+        """Shutdown: background sign-in waits are cancelled before the services close."""
+        await self.wizard.close()
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
         """The replies to `msg`; none when another instance handles it (a redelivered message, or a
@@ -153,6 +170,7 @@ class Router:
                 if command is not None:
                     return await self._command_over_flow(msg, key, flow, command)
                 if CANCEL.match(compact(msg.text)):
+                    await self.wizard.abandon(flow)
                     await self.flows.drop(key)
                     return [*await self.cards.close_forms(msg.sender_staff_id, msg.language),
                             TextReply(CANCELLED(msg.language))]
@@ -163,19 +181,19 @@ class Router:
                 except MailbotError as exc:
                     return [TextReply(exc.message(flow.lang))]
             notes.append(TextReply(EXPIRED(flow.lang).format(minutes=round(self.flows.idle_s / 60))))
-            if flow.state == "secret":
+            await self.wizard.abandon(flow)
+            if flow.state in SECRET_STATES:
                 return notes  # that text may be a late secret: never route it anywhere
         return notes + await self._route(msg)
 
-    @staticmethod
-    def _command_in_flow(msg: IncomingMessage, flow: Flow) -> tuple[str, dict[str, str]] | None:
+    def _command_in_flow(self, msg: IncomingMessage, flow: Flow) -> tuple[str, dict[str, str]] | None:
         """A command typed while a dialog waits for a value. At the secret step only a bare command word
         counts ("帮助", "邮箱列表"): a password such as "default2024" must never be read as `default 2024`."""
         matched = match_intent(msg.text)
         if matched is None or matched[0] == "cancel":
             return None
         name, args = matched
-        if flow.state == "secret" and any(v.strip() for v in args.values()):
+        if self.wizard.takes_secret(flow) and any(v.strip() for v in args.values()):
             return None
         return name, args
 
@@ -186,6 +204,7 @@ class Router:
         lang = msg.language
         title = self.wizard.title(flow, lang)
         if name in STARTS_FLOW and (msg.is_admin or not _is_admin_intent(name)):
+            await self.wizard.abandon(flow)
             await self.flows.drop(key)
             return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg, command)]
         replies = await self._route(msg, command)

@@ -20,6 +20,7 @@ FIELD_KEYS: dict[str, str] = {
     "服务器": "host", "主机": "host", "host": "host", "server": "host", "smtp": "host",
     "端口": "port", "port": "port",
     "加密": "security", "加密方式": "security", "security": "security", "tls": "security",
+    "登录方式": "auth", "认证方式": "auth", "验证方式": "auth", "auth": "auth", "login": "auth",
 }
 
 

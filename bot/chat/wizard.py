@@ -9,10 +9,17 @@ with the registry's model and raises InvalidInput to re-ask with the reason.
 The secret is never part of the state: it is only ever the text of the message that answers the
 secret step, used at once for the login check and then dropped. In a group the secret step moves to
 the user's single chat (key `user|@private`), so nobody types a secret where others read it.
+
+Types that sign in with OAuth2 (Outlook.com always; Microsoft 365 and Gmail when the admin picks it)
+take the "signin" step instead of the secret, in the single chat too: Microsoft's device code is
+shown and a background wait (bot.chat.signin) reports the outcome when the admin has signed in;
+Google's consent link is shown and the address the browser lands on is pasted back, handled like a
+secret (never stored, never echoed). The flow keeps only the sign-in's id.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -22,20 +29,31 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.app import App
+from bot.audit import Actor
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
-from bot.chat.text import CANCELLED, T, compact, normalize, parse_pairs, unquote
-from bot.errors import FieldError, InvalidInput, MailbotError, SmtpError
-from bot.guides import short_guide
+from bot.chat.signin import Background
+from bot.chat.text import CANCELLED, ERROR, T, compact, normalize, parse_pairs, unquote
+from bot.errors import FieldError, InvalidInput, MailbotError, NotFound, OAuthError, SmtpError
+from bot.guides import GUIDE_TYPES, short_guide
 from bot.i18n import Text
-from bot.mailboxes.model import parse_spec
-from bot.mailboxes.service import password_refused
+from bot.mailboxes.model import oauth_route_of, parse_spec
+from bot.mailboxes.signin import SignIn
 from bot.providers import CATALOG, PROVIDER_TYPES, detect_type, get_provider
-from bot.state.flows import PRIVATE, Flow, Flows
+from bot.state.flows import PRIVATE, Flow, Flows, Superseded
+
+log = logging.getLogger("mailbot.chat")
 
 YES = re.compile(r"^(是|是的|对|好|好的|确认|确定|可以|ok|okay|yes|y|sure|confirm|1)$")
 NO = re.compile(r"^(否|不|不是|no|n)$")
 CANCEL = re.compile(r"^(取消|算了|退出|放弃|cancel|quit|exit|abort|stop)$")
 _PLACEHOLDER = {"name": "x", "account": "someone@example.com"}
+SPEC_FIELDS = ("name", "type", "account", "host", "port", "security")
+# States whose next message may be a secret (a password, or a pasted address carrying a sign-in code):
+# only a bare command word is read as a command there, and a late one after expiry is dropped unread.
+SECRET_STATES = frozenset({"secret", "signin"})
+PASSWORD = re.compile(r"^(1|密码|授权码|口令|应用专用密码|password|app ?password|pass)$")
+SIGN_IN = re.compile(r"^(2|登录|登陆|授权登录|登录授权|oauth2?|sign ?in|signin|login|log ?in|browser|浏览器|microsoft|google|微软|谷歌)"
+                     r"(?:(?:with|用)?(?:microsoft|google|微软|谷歌))?$")
 
 
 # ---- validating one field with the registry model -----------------------------------------------
@@ -92,10 +110,37 @@ def _simple(field: str) -> Callable[[App, str, dict[str, Any]], Awaitable[Any]]:
 
 
 async def _parse_type(app: App, value: str, data: dict[str, Any]) -> Any:
-    type_key = parse_type(value, _proposed_type(data))
-    if get_provider(type_key).basic_auth_disabled:  # say so now, not after the password was typed
-        raise InvalidInput([password_refused(type_key)])
-    return type_key
+    return parse_type(value, _proposed_type(data))
+
+
+def _auth_error(value: str) -> InvalidInput:
+    return InvalidInput([FieldError(field="auth", problem=T(
+        zh=f"没看懂“{value}”：回复 1 用密码，2 用浏览器登录", en=f"'{value}' is not a choice: reply 1 for the password, 2 to sign in"),
+        example="2")])
+
+
+async def _parse_auth(app: App, value: str, data: dict[str, Any]) -> Any:
+    """Password or OAuth2 sign-in; a sign-in only for types that have one."""
+    said = compact(unquote(value))
+    if PASSWORD.match(said):
+        return "password"
+    if not SIGN_IN.match(said):
+        raise _auth_error(value)
+    if data.get("type"):
+        oauth_route_of(data["type"])  # InvalidInput naming the types that can sign in
+    return "oauth2"
+
+
+def _asks_auth(data: dict[str, Any]) -> bool:
+    """Microsoft 365 and Gmail take a password or a sign-in: the admin chooses (unless they said)."""
+    route = get_provider(data["type"]).oauth if data.get("type") else None
+    return route is not None and route.password_too and "auth" not in data
+
+
+def signs_in(data: dict[str, Any]) -> bool:
+    """This mailbox is registered by an OAuth2 sign-in instead of a password."""
+    route = get_provider(data["type"]).oauth
+    return route is not None and (not route.password_too or data.get("auth") == "oauth2")
 
 
 def _proposed_type(data: dict[str, Any]) -> str | None:
@@ -133,6 +178,15 @@ def _fixed(text: Text) -> Callable[[dict[str, Any], str], str]:
     return lambda data, lang: text(lang)
 
 
+def _auth_prompt(data: dict[str, Any], lang: str) -> str:
+    provider = get_provider(data["type"])
+    issuer = T(zh="谷歌", en="Google") if provider.oauth and provider.oauth.issuer == "google" else T(zh="微软", en="Microsoft")
+    return T(zh=f"{provider.name_zh}可以用{provider.secret_name_zh}，也可以用{issuer.zh}账号在浏览器里登录授权（推荐，不用保存密码）。\n"
+                f"回复 1 用{provider.secret_name_zh}，2 用{issuer.zh}登录：",
+             en=f"{provider.name_en} takes the {provider.secret_name_en}, or a sign-in with {issuer.en} in a browser "
+                f"(recommended: no password is kept).\nReply 1 for the {provider.secret_name_en}, 2 to sign in with {issuer.en}:")(lang)
+
+
 STEPS: tuple[Step, ...] = (
     Step("name", _fixed(T(zh="给这个邮箱起个名称（例如：审批通知）：", en="Name this mailbox (e.g. approvals):")),
          _parse_name, lambda d: "name" not in d),
@@ -146,6 +200,7 @@ STEPS: tuple[Step, ...] = (
          _simple("port"), lambda d: _is_custom(d) and "port" not in d),
     Step("security", _fixed(T(zh="加密方式：ssl、starttls 或 none：", en="Security: ssl, starttls or none:")),
          _simple("security"), lambda d: _is_custom(d) and "security" not in d),
+    Step("auth", _auth_prompt, _parse_auth, _asks_auth),
 )
 STEP_BY_FIELD = {step.field: step for step in STEPS}
 FAILED_CHOICES = T(zh="回复 1 重新输入，2 修改设置（如 端口=587 加密=starttls），3 取消。",
@@ -154,11 +209,14 @@ FAILED_CHOICES = T(zh="回复 1 重新输入，2 修改设置（如 端口=587 �
 
 # ---- the machine -------------------------------------------------------------------------------
 
-def error_lines(exc: MailbotError, lang: str) -> list[str]:
-    """The classified reason and fix, plus the provider's short guide when it helps."""
+def error_lines(exc: MailbotError, lang: str, type_key: str | None = None) -> list[str]:
+    """The classified reason and fix, plus the provider's short guide when it helps (a failed
+    sign-in of `type_key`: its guide explains the sign-in and the app registration)."""
     lines = [exc.message(lang)]
     if isinstance(exc, SmtpError) and exc.offers_guide and exc.provider_type in CATALOG and exc.provider_type != "custom":
         lines += ["", T(zh="获取方法：", en="How to get it:")(lang), *short_guide(exc.provider_type, lang)]
+    elif isinstance(exc, OAuthError) and type_key in GUIDE_TYPES:
+        lines += ["", T(zh="怎么办：", en="How to set it up:")(lang), *short_guide(type_key, lang)]
     return lines
 
 
@@ -169,7 +227,19 @@ def summary(mailbox: Any, lang: str) -> str:
 
 
 FLOW_TITLES = {"new": T(zh="新建邮箱", en="new mailbox"), "edit_secret": T(zh="修改邮箱 {name} 密码", en="edit mailbox {name} password"),
-               "remove": T(zh="删除邮箱 {name}", en="remove mailbox {name}")}
+               "remove": T(zh="删除邮箱 {name}", en="remove mailbox {name}"),
+               "reauth": T(zh="重新登录 {name}", en="reauth {name}")}
+SAVED = T(zh="✅ 登录检查通过，已保存：", en="✅ Login check passed; saved:")
+SIGNED_IN_AGAIN = T(zh="✅ 重新登录成功，登录检查通过：", en="✅ Signed in again; login check passed:")
+SIGNIN_FAILED = T(zh="登录没有完成", en="Sign-in not completed")
+SIGNIN_PRIVATE = T(zh="为保护登录信息，登录链接和代码已在与我的单聊中发给你，请在那里继续。不要在群里转发它们。",
+                   en="To keep the sign-in private, I sent the link and code to our single chat; continue there. "
+                      "Do not forward them to the group.")
+SIGNIN_WAITING = T(zh="还在等你登录（发送“取消”可停止）：", en="Still waiting for you to sign in (send 'cancel' to stop):")
+SIGNIN_PASTE = T(zh="请粘贴浏览器跳转到的完整地址（含 code=），或发送“取消”。",
+                 en="Paste the whole address the browser was sent to (it contains code=), or send 'cancel'.")
+SIGNIN_GONE = T(zh="这次登录已经结束（或机器人重启过），未保存任何内容。回复 1 重新开始登录，3 取消。",
+                en="That sign-in has ended (or the bot restarted); nothing was saved. Reply 1 to start the sign-in again, 3 to cancel.")
 RESUMED = T(zh="继续你在 {time} 开始的“{flow}”——发送“取消”可停止。",
             en="Continuing your '{flow}' from {time} — send 'cancel' to stop.")
 CONFIRM_REMOVE = T(zh="回复“确认”删除，“取消”放弃。", en="Reply 'yes' to remove, 'cancel' to keep it.")
@@ -183,6 +253,7 @@ class Wizard:
     def __init__(self, app: App, flows: Flows) -> None:
         self.app = app
         self.flows = flows
+        self.background = Background()
 
     @staticmethod
     def title(flow: Flow, lang: str) -> str:
@@ -195,6 +266,8 @@ class Wizard:
         if flow.state == "secret":
             provider = get_provider(flow.data["type"])
             return T(zh=f"请发送{provider.secret_name_zh}。", en=f"send the {provider.secret_name_en}.")(lang)
+        if flow.state == "signin":
+            return (SIGNIN_WAITING if self._device_wait(flow) else SIGNIN_PASTE)(lang)
         if flow.state == "failed":
             return FAILED_CHOICES(lang)
         if flow.state == "confirm_remove":
@@ -203,7 +276,13 @@ class Wizard:
 
     async def resume(self, key: str, flow: Flow, lang: str) -> list[Reply]:
         """A flow an earlier run left open: say so and ask again, rather than take this message as its value
-        (it may have been meant for something else; at the secret step it is dropped unread)."""
+        (it may have been meant for something else; at the secret step it is dropped unread). A sign-in
+        lived in the earlier run's memory: it is over, and the admin may start it again."""
+        if flow.state == "signin":
+            flow.state = "failed"
+            flow.data.pop("signin", None)
+            await self.flows.save(key, flow)
+            return [TextReply(SIGNIN_GONE(lang))]
         await self.flows.save(key, flow)
         when = time.strftime("%H:%M", time.localtime(flow.touched))
         return [TextReply("\n".join([RESUMED(lang).format(flow=self.title(flow, lang), time=when),
@@ -223,6 +302,34 @@ class Wizard:
                     touched=0, origin=msg.conversation_id)
         return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, [])
 
+    async def start_reauth(self, msg: IncomingMessage, name: str, lang: str) -> list[Reply]:
+        """`重新登录 NAME`: the same sign-in as for a new mailbox, for an existing one."""
+        mailbox = await self.app.mailboxes.get(name)
+        oauth_route_of(mailbox.type)  # a type without a sign-in says which types have one
+        flow = Flow(kind="reauth", state="", lang=lang, data={"name": mailbox.name, "type": mailbox.type},
+                    touched=0, origin=msg.conversation_id)
+        return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, [])
+
+    async def start_from_form(self, user: str, source: str, data: dict[str, Any], lang: str,
+                              actor: Actor) -> list[Reply]:
+        """A form card asked to sign in: the same flow, in the admin's single chat."""
+        flow = Flow(kind="new", state="", lang=lang, data={**{k: v for k, v in data.items() if k in SPEC_FIELDS and v},
+                                                          "auth": "oauth2"}, touched=0, origin=PRIVATE)
+        msg = IncomingMessage(text="", sender_id=user, sender_staff_id=user, sender_nick=actor.name,
+                              is_admin=True, conversation_id=PRIVATE, conversation_type="single", source=source)
+        return await self._advance(msg, self.flows.key(user, PRIVATE), flow, [])
+
+    async def abandon(self, flow: Flow) -> None:
+        """The flow is cancelled or replaced: a sign-in it waits for ends too."""
+        signin_id = flow.data.get("signin")
+        if flow.state == "signin" and signin_id:
+            self.background.cancel(signin_id)
+            self.app.signins.cancel(signin_id)
+
+    async def close(self) -> None:
+        """Shutdown: sign-in waits end (nothing is saved without the admin's sign-in completing here)."""
+        await self.background.close()
+
     async def start_remove(self, msg: IncomingMessage, name: str, lang: str) -> list[Reply]:
         mailbox = await self.app.mailboxes.get(name)
         flow = Flow(kind="remove", state="confirm_remove", lang=lang, data={"name": mailbox.name}, touched=0)
@@ -236,6 +343,8 @@ class Wizard:
         said = compact(msg.text)
         if flow.state == "secret":
             return await self._secret(msg, key, flow)
+        if flow.state == "signin":
+            return await self._signin_message(msg, key, flow)
         if flow.state == "confirm_remove":
             return await self._confirm_remove(msg, key, flow, said)
         if flow.state == "failed":
@@ -258,7 +367,7 @@ class Wizard:
         pairs, unknown = parse_pairs(text)
         notes = [T(zh=f"不认识的字段：{k}", en=f"Unknown field: {k}")(flow.lang) for k in unknown]
         if "type" in pairs and pairs["type"] != flow.data.get("type"):
-            for field in ("host", "port", "security"):
+            for field in ("host", "port", "security", "auth"):
                 flow.data.pop(field, None)
         for field in STEP_BY_FIELD:
             if field not in pairs:
@@ -270,9 +379,7 @@ class Wizard:
                 notes.append(exc.message(flow.lang))
         if one_shot and flow.data.get("account") and "type" not in flow.data:
             detected = _proposed_type(flow.data) or ("custom" if "host" in flow.data else None)
-            if detected and get_provider(detected).basic_auth_disabled:
-                notes.append(InvalidInput([password_refused(detected)]).message(flow.lang))
-            elif detected:
+            if detected:
                 flow.data["type"] = detected
         return notes
 
@@ -284,6 +391,8 @@ class Wizard:
             flow.state = pending.field
             await self.flows.save(key, flow)
             return [TextReply("\n".join([*notes, *([""] if notes else []), pending.prompt(flow.data, lang)]))]
+        if flow.kind in ("new", "reauth") and signs_in(flow.data):
+            return await self._begin_signin(msg, key, flow, notes)
         flow.state = "secret"
         provider = get_provider(flow.data["type"])
         guide = short_guide(provider.type, lang) if provider.type != "custom" else []
@@ -326,9 +435,147 @@ class Wizard:
             await self.flows.save(key, flow)
             return [MarkdownReply(title=T(zh="登录检查失败", en="Login check failed")(lang),
                                   text="\n".join(["❌ " + error_lines(exc, lang)[0], *error_lines(exc, lang)[1:], "", FAILED_CHOICES(lang)]))]
-        head = T(zh="✅ 登录检查通过，已保存：", en="✅ Login check passed; saved:")(lang)
+        return [self._saved(result, False, lang)]
+
+    # -- OAuth2 sign-in -------------------------------------------------------------------------
+
+    @staticmethod
+    def _signin_data(flow: Flow) -> tuple[dict[str, Any] | None, str | None]:
+        """What `SignIns.begin` takes: a new mailbox's fields, or the name of the one signed in again."""
+        if flow.kind == "reauth":
+            return None, flow.data["name"]
+        return {k: v for k, v in flow.data.items() if k in SPEC_FIELDS}, None
+
+    def takes_secret(self, flow: Flow) -> bool:
+        """The next message may be a secret: a password, or an address carrying a sign-in code."""
+        return flow.state == "secret" or (flow.state == "signin" and not self._device_wait(flow))
+
+    def _device_wait(self, flow: Flow) -> bool:
+        """The open sign-in is a device code this process is waiting for (else: a paste is expected)."""
+        signin_id = flow.data.get("signin", "")
+        return self.background.running(signin_id)
+
+    async def _begin_signin(self, msg: IncomingMessage, key: str, flow: Flow, notes: list[str]) -> list[Reply]:
+        """Start the issuer's sign-in and show where to sign in, in the admin's single chat only."""
+        lang = flow.lang
+        data, reauth = self._signin_data(flow)
+        try:
+            signin = await self.app.signins.begin(data, reauth=reauth)
+        except InvalidInput as exc:
+            others = [e.field for e in exc.errors if e.field in STEP_BY_FIELD]
+            if others and flow.kind == "new":
+                for field in others:
+                    flow.data.pop(field, None)
+                return await self._advance(msg, key, flow, [*notes, exc.message(lang)])
+            await self.flows.drop(key, flow)
+            return [TextReply(exc.message(lang))]
+        except MailbotError as exc:  # no client id configured, the issuer unreachable
+            flow.state = "failed"
+            await self.flows.save(key, flow)
+            return [self._failure(exc, flow.data.get("type"), lang, choices=True)]
+        flow.state = "signin"
+        flow.data["signin"] = signin.id
+        user = msg.sender_staff_id
+        how = TextReply("\n".join([*notes, signin.instructions(lang)]), expects_secret=signin.code is not None)
+        try:
+            if msg.private:
+                await self.flows.save(key, flow)
+                replies: list[Reply] = [how]
+            else:
+                await self.flows.drop(key, flow)
+                flow.origin = msg.conversation_id
+                key = self.flows.key(user, PRIVATE)
+                await self.flows.save(key, flow)
+                replies = [TextReply("\n".join([*notes, SIGNIN_PRIVATE(lang)])),
+                           replace(how, text=signin.instructions(lang), private_to=user)]
+        except BaseException:
+            self.app.signins.cancel(signin.id)
+            raise
+        if signin.device is not None:
+            self.background.spawn(signin.id, self._wait_device(signin, key, user, msg.source, lang, msg.actor()))
+        return replies
+
+    async def _wait_device(self, signin: SignIn, key: str, user: str, source: str, lang: str, actor: Actor) -> None:
+        """In the background: wait for the admin's sign-in at Microsoft, check and save, then say how it went."""
+        replies: list[TextReply | MarkdownReply]
+        try:
+            result = await self.app.signins.finish(signin, actor)
+        except MailbotError as exc:
+            replies = [await self._signin_failed(key, signin.id, signin.type, exc, lang)]
+        except Exception:
+            log.exception("sign-in %s failed unexpectedly", signin.id[:6])
+            await self._end_flow(key, signin.id)
+            replies = [TextReply(ERROR(lang))]
+        else:
+            await self._end_flow(key, signin.id)
+            replies = [self._saved(result, signin.reauth is not None, lang)]
+        await self.background.push(source, user, replies)
+
+    async def _own_flow(self, key: str, signin_id: str) -> Flow | None:
+        """The flow at `key` if it still waits for this sign-in (not cancelled or replaced meanwhile)."""
+        flow = await self.flows.get(key)
+        if flow is None or flow.state != "signin" or flow.data.get("signin") != signin_id:
+            return None
+        return flow
+
+    async def _end_flow(self, key: str, signin_id: str) -> None:
+        flow = await self._own_flow(key, signin_id)
+        if flow is not None:
+            try:
+                await self.flows.drop(key, flow)
+            except Superseded:
+                pass  # another step got there first: it stands
+
+    async def _signin_failed(self, key: str, signin_id: str, type_key: str, exc: MailbotError,
+                             lang: str) -> MarkdownReply:
+        """The flow waits for 1 (sign in again), 2 (change settings) or 3 (cancel), as after a failed password."""
+        flow = await self._own_flow(key, signin_id)
+        if flow is not None:
+            flow.state = "failed"
+            flow.data.pop("signin", None)
+            try:
+                await self.flows.save(key, flow)
+            except Superseded:
+                flow = None
+        return self._failure(exc, type_key, lang, choices=flow is not None)
+
+    @staticmethod
+    def _failure(exc: MailbotError, type_key: str | None, lang: str, *, choices: bool) -> MarkdownReply:
+        lines = error_lines(exc, lang, type_key)
+        return MarkdownReply(title=SIGNIN_FAILED(lang), text="\n".join(
+            ["❌ " + lines[0], *lines[1:], *(["", FAILED_CHOICES(lang)] if choices else [])]))
+
+    @staticmethod
+    def _saved(result: Any, reauth: bool, lang: str) -> TextReply:
         warnings = [f"⚠️ {w.text(lang)}" for w in result.warnings]
-        return [TextReply("\n".join([head, summary(result.mailbox, lang), *warnings]))]
+        return TextReply("\n".join([(SIGNED_IN_AGAIN if reauth else SAVED)(lang), summary(result.mailbox, lang), *warnings]))
+
+    async def _signin_message(self, msg: IncomingMessage, key: str, flow: Flow) -> list[Reply]:
+        """A message while a sign-in is open: a device sign-in says it still waits; for Google the text is
+        the pasted address (it carries a one-time code: used at once, never stored or echoed)."""
+        lang = flow.lang
+        try:
+            signin = self.app.signins.get(flow.data.get("signin", ""))
+        except NotFound:  # ended, expired, or began in another process
+            flow.state = "failed"
+            flow.data.pop("signin", None)
+            await self.flows.save(key, flow)
+            return [TextReply(SIGNIN_GONE(lang))]
+        if signin.device is not None:
+            await self.flows.save(key, flow)
+            return [TextReply("\n".join([SIGNIN_WAITING(lang), signin.instructions(lang)]))]
+        await self.flows.drop(key, flow)  # taken by this instance only; stored again below if it goes on
+        try:
+            result = await self.app.signins.finish(signin, msg.actor(), msg.text.strip())
+        except InvalidInput as exc:
+            await self.flows.save(key, flow)
+            return [TextReply("\n".join([exc.message(lang), SIGNIN_PASTE(lang)]), expects_secret=True)]
+        except MailbotError as exc:
+            flow.state = "failed"
+            flow.data.pop("signin", None)
+            await self.flows.save(key, flow)
+            return [self._failure(exc, signin.type, lang, choices=True)]
+        return [self._saved(result, signin.reauth is not None, lang)]
 
     async def _failed(self, msg: IncomingMessage, key: str, flow: Flow, said: str) -> list[Reply]:
         lang = flow.lang

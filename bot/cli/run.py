@@ -71,11 +71,14 @@ class Runtime:
 
 
 def dingtalk(runtime: Runtime) -> Component | None:
-    """Stream mode when DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET are both set."""
+    """Stream mode when DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET are both set. What a chat
+    sign-in says when it ends goes to the admin's single chat the way alerts do (send_private)."""
     s = runtime.settings
     if not (s.dingtalk_client_id and s.dingtalk_client_secret):
         return None
-    return DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle)
+    adapter = DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle)
+    runtime.router.pushes["dingtalk"] = adapter.send_private
+    return adapter
 
 
 COMPONENTS: tuple[str, ...] = ("bot.cli.run:dingtalk", "bot.console.component:console", "bot.adapters.relay_component:relay")
@@ -167,7 +170,9 @@ async def _serve(settings: Settings, *, interactive: bool) -> int:
             if not any(isinstance(c, DingTalkAdapter) for c in started):
                 print(LOCAL_MODE(cli_lang()), file=sys.stderr, flush=True)
                 if interactive:
-                    waits.append(asyncio.create_task(ShellAdapter(runtime.router.handle).run()))
+                    shell = ShellAdapter(runtime.router.handle)
+                    runtime.router.pushes["shell"] = shell.push
+                    waits.append(asyncio.create_task(shell.run()))
             done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
@@ -175,6 +180,7 @@ async def _serve(settings: Settings, *, interactive: bool) -> int:
             for task in done:
                 task.result()
         finally:
+            await runtime.router.close()  # sign-in waits end before the services they use close
             for component in reversed(started):
                 await component.stop()
     return 0

@@ -17,5 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 async def shell(args: argparse.Namespace) -> int:
     async with open_app(load_settings()) as app:
-        await ShellAdapter(Router(app).handle).run()
+        router = Router(app)
+        shell = ShellAdapter(router.handle)
+        router.pushes["shell"] = shell.push  # a sign-in that ends later prints its outcome
+        try:
+            await shell.run()
+        finally:
+            await router.close()
     return 0

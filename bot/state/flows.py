@@ -28,9 +28,10 @@ class Superseded(Exception):
 
 @dataclass
 class Flow:
-    """A conversation's open flow. `state` is a step field, "secret", "failed", "amend" or "confirm_remove"."""
+    """A conversation's open flow. `state` is a step field, "secret", "signin" (an OAuth2 sign-in: `data`
+    holds its id, never its device code or verifier), "failed", "amend" or "confirm_remove"."""
 
-    kind: str  # "new" | "edit_secret" | "remove"
+    kind: str  # "new" | "edit_secret" | "remove" | "reauth"
     state: str
     lang: str
     data: dict[str, Any]
@@ -103,6 +104,12 @@ class Flows:
                 return Loaded(key, flow, expired=True)
             return Loaded(key, flow)
         return Loaded(None, None)
+
+    async def get(self, key: str) -> Flow | None:
+        """The flow at `key` as stored now (work that outlives a message, e.g. a sign-in wait, checks
+        its flow is still the one it started before it moves it on)."""
+        raw = await self._table.get(key)
+        return None if raw is None else Flow.load(raw)
 
     async def start(self, key: str, flow: Flow) -> None:
         """Open `flow` at `key`, replacing any flow there."""

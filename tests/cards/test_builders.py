@@ -78,7 +78,8 @@ def test_type_select_offers_every_catalog_type_in_the_admins_language() -> None:
 def test_form_fields_are_named_as_the_callback_expects() -> None:
     fields = _form(mailbox_form_params("zh"))
     assert list(fields) == ["name", "type", "account", "password", "host", "port", "security"]
-    assert {n for n, f in fields.items() if f["required"]} == {"name", "type", "account", "password"}
+    # the password may stay empty: Outlook, Microsoft 365 and Gmail sign in with a browser instead
+    assert {n for n, f in fields.items() if f["required"]} == {"name", "type", "account"}
     assert all("defaultValue" not in f for f in fields.values())
 
 
@@ -98,7 +99,14 @@ def test_prefilled_values_become_defaults_and_a_select_default_is_index_and_valu
     assert fields["port"]["defaultValue"] == "587"
     assert fields["type"]["defaultValue"] == {"index": PROVIDER_TYPES.index("gmail"), "value": "gmail"}
     assert fields["security"]["defaultValue"] == {"index": 1, "value": "starttls"}
-    assert fields["password"]["label"] == "app password"  # the provider's own word once the type is known
+    assert fields["password"]["label"].startswith("app password")  # the provider's own word once the type is known
+    assert "sign in" in fields["password"]["label"]  # Gmail: or a sign-in with Google
+
+
+def test_outlook_needs_no_password_and_other_types_keep_their_word() -> None:
+    outlook = _form(mailbox_form_params("en", values={"type": "outlook"}))["password"]
+    assert "Not needed" in outlook["label"] and not outlook["required"]
+    assert _form(mailbox_form_params("zh", values={"type": "qq"}))["password"]["label"] == "授权码"
 
 
 def test_edit_mode_keeps_the_old_secret_when_left_empty_and_says_what_it_edits() -> None:
