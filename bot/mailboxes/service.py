@@ -139,7 +139,10 @@ class MailboxService:
         if mailbox.auth == "oauth2":
             if mailbox.auth_state == "needs_reauth":
                 raise self._reauth_error(mailbox)
-            secret = await self._keeper().get(self, mailbox)
+            try:
+                secret = await self._keeper().get(self, mailbox)
+            except ReauthNeeded as exc:  # said with this mailbox's reauth command
+                raise self._reauth_error(mailbox.model_copy(update={"auth_reason": exc.detail})) from None
         else:
             secret = self._box.decrypt(mailbox.secret_token)
         return ServerSettings(host=mailbox.host, port=mailbox.port, security=mailbox.security,

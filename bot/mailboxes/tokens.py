@@ -49,7 +49,7 @@ class _Cached:
 class AccessTokens:
     def __init__(self, storage: Storage, client: OAuthClient) -> None:
         self.client = client
-        self._locks = Claims(storage, "oauth_refresh", keep_s=3600.0, window_s=LOCK_S)
+        self._locks = Claims(storage, "oauth_refresh", keep_s=3600.0, window_s=LOCK_S, lock=True)
         self._cache: dict[str, _Cached] = {}
         self._local: dict[str, asyncio.Lock] = {}
 

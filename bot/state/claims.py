@@ -30,8 +30,11 @@ class Claims:
     """Keys of one table, each acted on once across instances."""
 
     def __init__(self, storage: Storage, table: str, *, keep_s: float, window_s: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, lock: bool = False) -> None:
+        """`lock`: claims are short-lived locks that get `release`d, so a claim lost is asked again at
+        the store next time instead of being remembered as taken."""
         self._table = storage.table(table)
+        self.lock = lock
         self.keep_s = keep_s
         self.window_s = window_s
         self.clock = clock
@@ -52,7 +55,7 @@ class Claims:
         Raises StorageFailed when the store cannot say: the caller must not treat that as a loss."""
         now = self.clock()
         seen = self._seen.get(key)
-        if seen is not None and self._live(seen, now):
+        if seen is not None and self._live(seen, now) and not self.lock:
             return False
         mine = {"at": now}
         won = await self._table.put_if(key, mine, None)
@@ -61,7 +64,7 @@ class Claims:
             at = float(held.get("at", 0)) if held is not None else now
             if held is None or not self._live(at, now):
                 won = await self._table.put_if(key, mine, held)  # gone or run out: take it over, once
-            if not won:
+            if not won and not self.lock:
                 self._remember(key, at)
         if won:
             self._remember(key, now)
