@@ -20,6 +20,56 @@ def _link(url: str, zh: str, en: str) -> Link:
     return Link(url=url, label=_t(zh, en))
 
 
+# The app registration Outlook.com and Microsoft 365 share: one public client per organisation,
+# signed in with the device code flow (bot.providers.catalog.MICROSOFT_SMTP).
+_MS_REGISTER = _t(
+    "组织只需做一次：管理员打开 Microsoft Entra 管理中心（entra.microsoft.com）→ 应用注册 → 新注册，起个名字（例如 mailbot），"
+    "受支持的账户类型选「任何组织目录中的帐户和个人 Microsoft 帐户」，不用填重定向 URI。",
+    "Once per organisation: an admin opens the Microsoft Entra admin center (entra.microsoft.com) → App registrations "
+    "→ New registration, names it (for example mailbot), chooses 'Accounts in any organizational directory and "
+    "personal Microsoft accounts' and leaves the redirect URI empty.")
+_MS_PUBLIC_CLIENT = _t(
+    "在这个应用的「身份验证」页，把“允许公共客户端流”设为「是」并保存：机器人用设备代码登录，不需要客户端密钥。",
+    "On the app's Authentication page, set 'Allow public client flows' to Yes and save: the bot signs in with a "
+    "device code and needs no client secret.")
+_MS_PERMISSION = _t(
+    "在「API 权限」→ 添加权限 →「我的组织使用的 API」里找 Office 365 Exchange Online（或用 Microsoft Graph 的委托权限），"
+    "勾选 SMTP.Send，再加上 offline_access（机器人靠它拿到刷新令牌）。",
+    "Under API permissions → Add a permission → 'APIs my organization uses', pick Office 365 Exchange Online (or "
+    "Microsoft Graph, delegated permissions), tick SMTP.Send and add offline_access too (it gives the bot a refresh "
+    "token).")
+_MS_CLIENT_ID = _t(
+    "复制概述页的「应用程序(客户端) ID」，配置为机器人的 MAILBOT_OAUTH_MICROSOFT_CLIENT_ID 后重启机器人。",
+    "Copy the Application (client) ID from the Overview page into the bot's MAILBOT_OAUTH_MICROSOFT_CLIENT_ID "
+    "setting and restart the bot.")
+_MS_SIGN_IN = _t(
+    "打开链接、输入代码，用这个邮箱本身的账号登录并同意权限；机器人收到登录结果后试登录 SMTP，成功才保存。以后需要重新登录"
+    "（改了密码、撤销了授权）时用 mailbot mailbox reauth 名称。",
+    "Open the link, enter the code, sign in as the mailbox itself and accept; the bot then tests the SMTP login and "
+    "saves only if it works. When it needs a new sign-in later (password changed, consent withdrawn), use mailbot "
+    "mailbox reauth NAME.")
+_MS_WRONG_USER = _t(
+    "输入代码时浏览器已登录了别的微软账号，拿到的就是那个账号的授权，试登录会失败：用无痕窗口，或在登录页选“使用其他帐户”。",
+    "If the browser is already signed in to another Microsoft account when you enter the code, the grant is for that "
+    "account and the login test fails: use a private window, or pick 'Use another account'.")
+_MS_PUBLIC_CLIENT_ERROR = _t(
+    "登录时提示需要 client_secret 或 client_assertion（AADSTS7000218），说明应用的“允许公共客户端流”没有设为「是」；"
+    "提示未配置 OAuth，说明机器人缺少 MAILBOT_OAUTH_MICROSOFT_CLIENT_ID。",
+    "A sign-in error asking for client_secret or client_assertion (AADSTS7000218) means 'Allow public client flows' "
+    "is not Yes; a message that OAuth is not configured means the bot lacks MAILBOT_OAUTH_MICROSOFT_CLIENT_ID.")
+_MS_OAUTH_DOC = _link(
+    "https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-"
+    "application-by-using-oauth",
+    "微软文档：用 OAuth 登录 IMAP、POP、SMTP", "Microsoft Learn: OAuth for IMAP, POP and SMTP")
+_MS_REGISTER_DOC = _link(
+    "https://learn.microsoft.com/entra/identity-platform/quickstart-register-app",
+    "微软文档：在 Entra ID 注册应用", "Microsoft Learn: register an application in Entra ID")
+# 21Vianet (世纪互联): host smtp.partner.outlook.cn:587 STARTTLS and the authority
+# https://login.partner.microsoftonline.cn/<tenant> are UNCONFIRMED (seen in public code, not read in
+# Microsoft's documentation); its scope may be https://partner.outlook.cn/... rather than outlook.office.com
+# (also UNCONFIRMED), and its device login page is whatever verification_uri the issuer returns.
+
+
 GUIDES: dict[str, Guide] = {
     g.type: g
     for g in (
@@ -352,85 +402,131 @@ GUIDES: dict[str, Guide] = {
         ),
         Guide(
             type="gmail",
-            title=_t("Gmail：开启两步验证并创建应用专用密码",
-                     "Gmail: turn on 2-Step Verification and create an app password"),
-            path=_t("myaccount.google.com → 安全性 → 两步验证（先开启）→ 应用专用密码 → 创建",
-                    "myaccount.google.com → Security → 2-Step Verification (turn on first) → App passwords → Create"),
+            title=_t("Gmail：两条路任选——应用专用密码，或用 Google 账号登录（OAuth2）",
+                     "Gmail: an app password, or sign in with Google (OAuth2)"),
+            path=_t("应用专用密码：myaccount.google.com → 安全性 → 两步验证（先开启）→ 应用专用密码 → 创建；"
+                    "或用 Google 登录：mailbot mailbox add … --type gmail --oauth",
+                    "App password: myaccount.google.com → Security → 2-Step Verification (turn on first) → App "
+                    "passwords → Create; or sign in with Google: mailbot mailbox add … --type gmail --oauth"),
             steps=(
-                _t("打开 myaccount.google.com，进入左侧的「安全性」。",
-                   "Open myaccount.google.com and go to Security on the left."),
-                _t("在“登录 Google 的方式”里打开「两步验证」，按提示添加手机或验证器。",
-                   "Under 'How you sign in to Google', turn on 2-Step Verification and follow the prompts to add a "
-                   "phone or an authenticator."),
-                _t("两步验证生效后，打开 myaccount.google.com/apppasswords（或在账号页顶部搜索“应用专用密码”）。",
+                _t("先选一条路。方式一（应用专用密码）最简单，下面第 2–5 步；方式二（用 Google 账号登录，OAuth2）不保存任何密码，"
+                   "适合禁用了应用专用密码的 Workspace 账号，见第 6–9 步。",
+                   "Pick a route first. Route 1 (app password) is the simplest, steps 2–5; route 2 (sign in with "
+                   "Google, OAuth2) keeps no password at all and suits Workspace accounts whose admin disabled app "
+                   "passwords, steps 6–9."),
+                _t("方式一：打开 myaccount.google.com →「安全性」，在“登录 Google 的方式”里打开「两步验证」，按提示添加手机或验证器。",
+                   "Route 1: open myaccount.google.com → Security and, under 'How you sign in to Google', turn on "
+                   "2-Step Verification, adding a phone or an authenticator as prompted."),
+                _t("两步验证生效后，打开 myaccount.google.com/apppasswords（或在账号页顶部搜索“应用专用密码”），"
+                   "起一个好认的名字（例如 mailbot）后点「创建」。",
                    "Once 2-Step Verification is on, open myaccount.google.com/apppasswords (or search the account page "
-                   "for 'App passwords')."),
-                _t("输入一个好认的名字（例如 mailbot）后点「创建」，页面会显示 16 位应用专用密码。",
-                   "Type a name you will recognise (for example mailbot) and click Create; a 16-character app password "
-                   "appears."),
-                _t("复制时去掉中间的空格。回到机器人，账号填完整的 Gmail 地址，密码栏填这 16 位密码。",
-                   "Copy it without the spaces. Back in the bot, enter the full Gmail address as the account and the "
-                   "16 characters in the password field."),
+                   "for 'App passwords'), type a name you will recognise (for example mailbot) and click Create."),
+                _t("页面显示 16 位应用专用密码，复制时去掉中间的空格。",
+                   "A 16-character app password appears; copy it without the spaces."),
+                _t("回到机器人：账号填完整的 Gmail 地址，密码栏填这 16 位密码（添加时不要加 --oauth）。",
+                   "Back in the bot: enter the full Gmail address as the account and the 16 characters in the password "
+                   "field (add the mailbox without --oauth)."),
+                _t("方式二，组织只需做一次：在 Google Cloud 控制台（console.cloud.google.com）选一个项目，配置 OAuth 同意屏幕并加入"
+                   "范围 https://mail.google.com/；再到「凭据」→ 创建凭据 → OAuth 客户端 ID，应用类型选「桌面应用」。",
+                   "Route 2, once per organisation: in the Google Cloud Console (console.cloud.google.com) pick a "
+                   "project, set up the OAuth consent screen with the scope https://mail.google.com/, then Credentials "
+                   "→ Create credentials → OAuth client ID with application type 'Desktop app'."),
+                _t("把客户端 ID 和客户端密钥分别配置为机器人的 MAILBOT_OAUTH_GOOGLE_CLIENT_ID 和 MAILBOT_OAUTH_GOOGLE_CLIENT_SECRET，"
+                   "重启机器人；然后把这个应用发布为“正式版”（见下方注意事项）。",
+                   "Give the client ID and client secret to the bot as MAILBOT_OAUTH_GOOGLE_CLIENT_ID and "
+                   "MAILBOT_OAUTH_GOOGLE_CLIENT_SECRET and restart it; then publish the app to production (see the "
+                   "common problems below)."),
+                _t("添加邮箱：mailbot mailbox add --name 名称 --account 地址 --type gmail --oauth（或在单聊里说“新建邮箱”，"
+                   "选 Gmail 后回答“用 Google 账号登录”，也可在控制台操作）。机器人给出一个 Google 授权链接。",
+                   "Add the mailbox: mailbot mailbox add --name NAME --account ADDRESS --type gmail --oauth (or say "
+                   "'new mailbox' in a single chat, pick Gmail and answer 'sign in with Google', or use the console). "
+                   "The bot shows a Google consent link."),
+                _t("用这个 Gmail 账号本身登录并点“允许”；浏览器随后跳到一个 localhost 地址（打不开也没关系），把整个地址"
+                   "（或其中 code= 后面的值）粘贴回机器人，机器人试登录成功后保存。以后需要重新登录时用 mailbot mailbox reauth 名称。",
+                   "Sign in as that Gmail account and click Allow; the browser then goes to a localhost address (it may "
+                   "not load, that is fine): paste the whole address (or just its code= value) back to the bot, which "
+                   "tests the login and saves. To sign in again later, use mailbot mailbox reauth NAME."),
             ),
-            enable_smtp=_t("Gmail 不需要单独开启 SMTP，有了应用专用密码就能发信。",
-                           "Gmail needs no SMTP switch: an app password is enough to send."),
-            secret=_t("16 位应用专用密码（去掉空格），不是 Google 账号密码。",
-                      "The 16-character app password (without spaces), not your Google account password."),
+            enable_smtp=_t("Gmail 不需要单独开启 SMTP：有应用专用密码或完成 Google 登录就能发信。",
+                           "Gmail needs no SMTP switch: an app password or a Google sign-in is enough to send."),
+            secret=_t("方式一：16 位应用专用密码（去掉空格），不是 Google 账号密码；方式二：不填密码，用 --oauth 登录，"
+                      "机器人加密保存登录得到的刷新令牌。",
+                      "Route 1: the 16-character app password (without spaces), not your Google account password; "
+                      "route 2: no password, sign in with --oauth and the bot keeps the refresh token, encrypted."),
             pitfalls=(
-                _t("没开两步验证就看不到“应用专用密码”入口；只用安全密钥登录或开了高级保护的账号也用不了。",
+                _t("没开两步验证就看不到“应用专用密码”入口；只用安全密钥登录或开了高级保护的账号也用不了，这时改用 Google 登录。",
                    "Without 2-Step Verification there is no App passwords page; accounts that use only security keys "
-                   "or Advanced Protection cannot use it either."),
-                _t("公司或学校的 Google Workspace 账号，管理员可能禁用了应用专用密码，需要找管理员开放。",
-                   "On a company or school Google Workspace account the admin may have disabled app passwords; ask "
-                   "them to allow it."),
+                   "or Advanced Protection cannot use it either: sign in with Google instead."),
+                _t("公司或学校的 Google Workspace 账号，管理员可能禁用了应用专用密码：请管理员开放，或改用 Google 登录。",
+                   "On a company or school Google Workspace account the admin may have disabled app passwords: ask "
+                   "them to allow it, or sign in with Google instead."),
                 _t("填账号密码会被拒绝：534-5.7.9 表示需要应用专用密码，535-5.7.8 表示用户名或密码不被接受。",
                    "The account password is refused: 534-5.7.9 means an app password is required, 535-5.7.8 means the "
                    "user name or password was not accepted."),
-                _t("修改 Google 账号密码后，已有的应用专用密码会被撤销，需要重新创建。",
-                   "Changing the Google account password revokes existing app passwords; create a new one."),
+                _t("OAuth 应用停留在“测试”发布状态时，只有列出的测试用户能登录，而且刷新令牌 7 天后失效，邮箱会变成需要重新登录："
+                   "请把应用发布为正式版（Workspace 组织也可把用户类型设为“内部”）。",
+                   "While the OAuth app's publishing status is 'Testing', only its listed test users can sign in and "
+                   "refresh tokens expire after 7 days, so the mailbox keeps needing a new sign-in: publish the app to "
+                   "production (a Workspace organisation can also make it 'Internal')."),
+                _t("组织自建的 OAuth 客户端未经 Google 审核时，登录页会提示“Google 尚未验证此应用”；确认是本组织的客户端后，"
+                   "点「高级」继续即可。",
+                   "The organisation's own OAuth client is not reviewed by Google, so the sign-in page may say 'Google "
+                   "hasn't verified this app'; once you know it is your organisation's client, continue via Advanced."),
+                _t("修改 Google 账号密码后，已有的应用专用密码会被撤销，需要重新创建；Google 登录的授权被撤销后，用 reauth 重新登录。",
+                   "Changing the Google account password revokes existing app passwords: create a new one; if the "
+                   "Google sign-in is revoked, sign in again with reauth."),
             ),
             links=(
                 _link("https://support.google.com/accounts/answer/185839",
                       "Google 帮助：开启两步验证", "Google help: turn on 2-Step Verification"),
+                _link("https://developers.google.com/gmail/imap/xoauth2-protocol",
+                      "Google 开发者文档：IMAP/SMTP 的 OAuth2（XOAUTH2）", "Google developers: OAuth2 (XOAUTH2) for IMAP and SMTP"),
             ),
         ),
         Guide(
             type="outlook",
-            title=_t("Outlook.com：SMTP 已不接受密码或授权码，只能用 OAuth2",
-                     "Outlook.com: SMTP no longer takes passwords or app passwords, only OAuth2"),
-            path=_t("outlook.live.com → 设置（齿轮）→ 邮件 → 转发和 IMAP：可查看服务器信息；登录只能走 OAuth2",
-                    "outlook.live.com → Settings (gear) → Mail → Forwarding and IMAP shows the server details; sign-in "
-                    "must use OAuth2"),
+            title=_t("Outlook.com：SMTP 已不接受密码和应用密码，改用微软账号登录（OAuth2）",
+                     "Outlook.com: SMTP no longer takes passwords or app passwords, sign in with Microsoft (OAuth2)"),
+            path=_t("组织一次：Entra 管理中心 → 应用注册 → 新注册（公共客户端，SMTP.Send）→ 客户端 ID 配置为 "
+                    "MAILBOT_OAUTH_MICROSOFT_CLIENT_ID；每个邮箱：mailbot mailbox add … --type outlook --oauth，"
+                    "在 microsoft.com/devicelogin 输入机器人给的代码",
+                    "Once per organisation: Entra admin center → App registrations → New registration (public client, "
+                    "SMTP.Send) → client ID into MAILBOT_OAUTH_MICROSOFT_CLIENT_ID; per mailbox: mailbot mailbox add … "
+                    "--type outlook --oauth, then enter the bot's code at microsoft.com/devicelogin"),
             steps=(
-                _t("先确认账号类型：@outlook.com、@hotmail.com、@live.com、@msn.com 等是个人 Outlook.com；公司域名的 Microsoft 365 邮箱不属于这一类。",
+                _t("先确认账号类型：@outlook.com、@hotmail.com、@live.com、@msn.com 等是个人 Outlook.com；公司域名的邮箱请选"
+                   "“Microsoft 365 企业邮箱”（microsoft365）类型。",
                    "Check the account type first: @outlook.com, @hotmail.com, @live.com, @msn.com and similar are "
-                   "personal Outlook.com; a company-domain Microsoft 365 mailbox is not."),
-                _t("了解限制：Outlook.com 的 SMTP 不再接受账号密码，应用密码也不行，所以没有可以获取的“授权码”。",
-                   "Know the limit: Outlook.com SMTP no longer accepts the account password, nor app passwords, so "
-                   "there is no 'authorization code' to fetch."),
-                _t("在 outlook.live.com 打开 设置（齿轮）→ 邮件 → 转发和 IMAP，可以看到服务器信息和“需要 OAuth2/新式验证”的说明。",
-                   "In outlook.live.com, open Settings (gear) → Mail → Forwarding and IMAP to see the server details "
-                   "and the note that OAuth2 / Modern Auth is required."),
-                _t("要用这个邮箱发信，必须走 OAuth2 授权（用微软账号登录并同意发送邮件的权限）；只能填密码的工具登录不了。",
-                   "Sending from this mailbox needs OAuth2 consent (sign in with the Microsoft account and allow "
-                   "sending mail); tools that only take a password cannot log in."),
-                _t("如果只是需要一个发信邮箱，改用 QQ、163 或 Gmail（应用专用密码）等类型更省事。",
-                   "If you just need a sending mailbox, another type such as QQ, 163 or Gmail (app password) is simpler."),
+                   "personal Outlook.com; a company-domain mailbox is the Microsoft 365 (microsoft365) type."),
+                _MS_REGISTER,
+                _MS_PUBLIC_CLIENT,
+                _MS_PERMISSION,
+                _MS_CLIENT_ID,
+                _t("添加邮箱：mailbot mailbox add --name 名称 --account 地址 --type outlook --oauth（或在单聊里说“新建邮箱”并选 "
+                   "Outlook，也可在控制台操作）。机器人会给出链接 microsoft.com/devicelogin 和一串代码。",
+                   "Add the mailbox: mailbot mailbox add --name NAME --account ADDRESS --type outlook --oauth (or say "
+                   "'new mailbox' in a single chat and pick Outlook, or use the console). The bot shows the link "
+                   "microsoft.com/devicelogin and a code."),
+                _MS_SIGN_IN,
             ),
-            enable_smtp=_t("没有需要打开的 SMTP 开关，卡住的是登录方式：只接受 OAuth2。",
-                           "There is no SMTP switch to turn on; the obstacle is the login method, which must be OAuth2."),
-            secret=_t("没有能用的密码：账号密码和应用密码都会被拒绝，只接受 OAuth2 令牌。",
-                      "No password works: the account password and app passwords are both refused; only an OAuth2 "
-                      "token is accepted."),
+            enable_smtp=_t("Outlook.com 没有需要打开的 SMTP 开关；SMTP 只接受 OAuth2 登录，按上面的步骤登录即可。",
+                           "Outlook.com has no SMTP switch to turn on; SMTP only accepts an OAuth2 sign-in, which the "
+                           "steps above set up."),
+            secret=_t("不填密码：选择用微软账号登录（--oauth），机器人加密保存登录得到的刷新令牌；账号密码和应用密码都会被拒绝。",
+                      "No password: sign in with Microsoft (--oauth) and the bot keeps the refresh token from the sign-in, "
+                      "encrypted; the account password and app passwords are both refused."),
             pitfalls=(
-                _t("用密码登录会收到 535 5.7.139 Authentication unsuccessful, basic authentication is disabled 或 535 5.7.3。",
-                   "A password login gets 535 5.7.139 Authentication unsuccessful, basic authentication is disabled, "
-                   "or 535 5.7.3."),
+                _t("自 2024 年 9 月 16 日起用密码登录会被拒绝（535 5.7.139 basic authentication is disabled 或 535 5.7.3）："
+                   "这说明要改用 OAuth2 登录，不是密码填错了。",
+                   "Since 16 September 2024 a password login is refused (535 5.7.139 basic authentication is disabled, "
+                   "or 535 5.7.3): it means the mailbox needs an OAuth2 sign-in, not that the password is wrong."),
+                _MS_WRONG_USER,
+                _MS_PUBLIC_CLIENT_ERROR,
                 _t("网上“开启 POP/IMAP + 应用密码”的教程是 2024 年以前的做法，现在对 SMTP 无效。",
                    "Tutorials that say 'enable POP/IMAP and use an app password' predate 2024 and no longer work for SMTP."),
-                _t("公司的 Microsoft 365 邮箱不是这个类型：可按自定义 SMTP（custom）添加，并请管理员为该邮箱开启 SMTP AUTH。",
-                   "A company Microsoft 365 mailbox is not this type: add it as custom SMTP and ask the admin to enable "
-                   "SMTP AUTH for the mailbox."),
+                _t("公司域名的 Microsoft 365 邮箱不是这个类型：请选 microsoft365，它还需要管理员为邮箱打开“经过身份验证的 SMTP”。",
+                   "A company-domain Microsoft 365 mailbox is not this type: pick microsoft365, which also needs the "
+                   "admin to turn on Authenticated SMTP for the mailbox."),
                 _t("新注册或未验证的 Outlook.com 账号发信会被限流甚至拦截（554 OutboundSpamException），需要先完成账号验证。",
                    "New or unverified Outlook.com accounts are throttled or blocked (554 OutboundSpamException) until "
                    "the account is verified."),
@@ -439,13 +535,97 @@ GUIDES: dict[str, Guide] = {
                 _link("https://support.microsoft.com/office/modern-authentication-methods-now-needed-to-continue-"
                       "syncing-outlook-email-in-non-microsoft-email-apps-c5d65390-9676-4763-b41f-d7986499a90d",
                       "微软公告：第三方应用需要新式验证", "Microsoft notice: modern authentication now needed"),
+                _MS_OAUTH_DOC,
+                _MS_REGISTER_DOC,
+            ),
+        ),
+        Guide(
+            type="microsoft365",
+            title=_t("Microsoft 365（Exchange Online）：用 OAuth2 登录，并为邮箱打开“经过身份验证的 SMTP”",
+                     "Microsoft 365 (Exchange Online): sign in with OAuth2 and turn on Authenticated SMTP for the mailbox"),
+            path=_t("Exchange 管理中心 → 收件人 → 邮箱 → 选中邮箱 → 管理电子邮件应用 → 勾选“经过身份验证的 SMTP”；"
+                    "再用 mailbot mailbox add … --type microsoft365 --oauth 登录（应用注册同 Outlook.com）",
+                    "Exchange admin center → Recipients → Mailboxes → the mailbox → Manage email apps → tick "
+                    "Authenticated SMTP; then sign in with mailbot mailbox add … --type microsoft365 --oauth (app "
+                    "registration as for Outlook.com)"),
+            steps=(
+                _t("确认类型：公司域名、邮件托管在 Exchange Online（MX 记录以 mail.protection.outlook.com 结尾）或 "
+                   "xxx.onmicrosoft.com 的邮箱就是这一类；世纪互联运营的中国版见最后一步。",
+                   "Check the type: a company-domain mailbox hosted in Exchange Online (its MX record ends in "
+                   "mail.protection.outlook.com), or an xxx.onmicrosoft.com address; for the 21Vianet-operated China "
+                   "cloud see the last step."),
+                _t("管理员为这个邮箱打开 SMTP：Exchange 管理中心（admin.exchange.microsoft.com）→ 收件人 → 邮箱 → 点选该邮箱 → "
+                   "管理电子邮件应用 → 勾选「经过身份验证的 SMTP」→ 保存。OAuth2 登录同样需要这个开关。",
+                   "The admin turns SMTP on for this mailbox: Exchange admin center (admin.exchange.microsoft.com) → "
+                   "Recipients → Mailboxes → click the mailbox → Manage email apps → tick Authenticated SMTP → Save. An "
+                   "OAuth2 sign-in needs this switch too."),
+                _t("租户层面不能整体禁用 SMTP AUTH：在 Exchange Online PowerShell 里执行 "
+                   "Set-TransportConfig -SmtpClientAuthenticationDisabled $false；只想放开这一个邮箱时执行 "
+                   "Set-CASMailbox -Identity 地址 -SmtpClientAuthenticationDisabled $false。",
+                   "SMTP AUTH must not be disabled for the whole tenant: in Exchange Online PowerShell run "
+                   "Set-TransportConfig -SmtpClientAuthenticationDisabled $false, or for this mailbox only "
+                   "Set-CASMailbox -Identity ADDRESS -SmtpClientAuthenticationDisabled $false."),
+                _MS_REGISTER,
+                _MS_PUBLIC_CLIENT,
+                _MS_PERMISSION,
+                _t("把概述页的「应用程序(客户端) ID」配置为 MAILBOT_OAUTH_MICROSOFT_CLIENT_ID。应用只注册给本租户时，再设 "
+                   "MAILBOT_OAUTH_MICROSOFT_AUTHORITY=https://login.microsoftonline.com/租户ID；租户禁止用户自行同意时，管理员在"
+                   "「API 权限」页点「代表组织授予管理员同意」。然后重启机器人。",
+                   "Give the Application (client) ID from the Overview page to the bot as "
+                   "MAILBOT_OAUTH_MICROSOFT_CLIENT_ID. If the app is registered for this tenant only, also set "
+                   "MAILBOT_OAUTH_MICROSOFT_AUTHORITY=https://login.microsoftonline.com/TENANT_ID; if the tenant does not "
+                   "let users consent, an admin clicks 'Grant admin consent' on the API permissions page. Restart the bot."),
+                _t("添加邮箱：mailbot mailbox add --name 名称 --account 地址 --type microsoft365 --oauth（或在单聊里说“新建邮箱”，"
+                   "也可在控制台操作）。机器人给出链接 microsoft.com/devicelogin 和一串代码。",
+                   "Add the mailbox: mailbot mailbox add --name NAME --account ADDRESS --type microsoft365 --oauth (or "
+                   "say 'new mailbox' in a single chat, or use the console). The bot shows the link "
+                   "microsoft.com/devicelogin and a code."),
+                _MS_SIGN_IN,
+                # 21Vianet host and authority: UNCONFIRMED (see the note after the shared Microsoft steps).
+                _t("世纪互联（中国版 Microsoft 365）：添加时用 --host smtp.partner.outlook.cn，并把 "
+                   "MAILBOT_OAUTH_MICROSOFT_AUTHORITY 设为 https://login.partner.microsoftonline.cn/租户ID，应用在世纪互联的 "
+                   "Azure 门户里注册；登录时打开机器人给出的链接。",
+                   "21Vianet (Microsoft 365 operated in China): add the mailbox with --host smtp.partner.outlook.cn, set "
+                   "MAILBOT_OAUTH_MICROSOFT_AUTHORITY to https://login.partner.microsoftonline.cn/TENANT_ID and register "
+                   "the app in the 21Vianet (Azure China) portal; sign in at the link the bot shows."),
+            ),
+            enable_smtp=_t("需要打开：管理员在 Exchange 管理中心为该邮箱勾选“经过身份验证的 SMTP”，且租户没有整体禁用 SMTP AUTH；"
+                           "2020 年 1 月以后创建的租户默认是关的，OAuth2 登录也要这个开关。",
+                           "Yes: the admin ticks Authenticated SMTP for the mailbox in the Exchange admin center, and SMTP "
+                           "AUTH must not be disabled tenant-wide; tenants created after January 2020 start with it off, and an "
+                           "OAuth2 sign-in needs it too."),
+            secret=_t("推荐不填密码：用 --oauth 以该邮箱的账号登录，机器人加密保存刷新令牌。租户仍允许 SMTP 密码登录时也可填邮箱密码，"
+                      "但 2026 年 12 月底起现有租户默认关闭这种登录。",
+                      "Preferably no password: sign in as the mailbox with --oauth and the bot keeps the refresh token, "
+                      "encrypted. Where the tenant still allows SMTP password login the mailbox password works too, but "
+                      "from the end of December 2026 existing tenants have it off by default."),
+            pitfalls=(
+                _t("550 5.7.30 Basic authentication is not supported for Client Submission 或 535 5.7.139 basic "
+                   "authentication is disabled：租户已关闭 SMTP 密码登录，改用 --oauth（已有邮箱用 mailbot mailbox reauth 名称）。",
+                   "550 5.7.30 Basic authentication is not supported for Client Submission, or 535 5.7.139 basic "
+                   "authentication is disabled: the tenant no longer takes SMTP passwords; use --oauth (for an existing "
+                   "mailbox, mailbot mailbox reauth NAME)."),
+                _t("535 5.7.139 … SmtpClientAuthentication is disabled for the Tenant：租户或邮箱关闭了 SMTP AUTH，按第 2、3 步打开。",
+                   "535 5.7.139 … SmtpClientAuthentication is disabled for the Tenant: SMTP AUTH is off for the tenant "
+                   "or the mailbox; turn it on as in steps 2 and 3."),
+                _t("启用了“安全默认值”的租户不接受 SMTP 密码登录，只能用 OAuth2。",
+                   "Tenants with security defaults on refuse SMTP password logins; only OAuth2 works there."),
+                _MS_WRONG_USER,
+                _MS_PUBLIC_CLIENT_ERROR,
+                _t("发件人必须是登录的邮箱本身，否则会收到 550 5.7.60 或 SendAsDenied；单个邮箱每分钟最多约 30 封。",
+                   "The sender must be the signed-in mailbox itself, otherwise 550 5.7.60 or SendAsDenied; a mailbox "
+                   "sends at most about 30 messages a minute."),
+            ),
+            links=(
+                _MS_OAUTH_DOC,
+                _MS_REGISTER_DOC,
             ),
         ),
     )
 }
 
 # Types whose mailboxes belong to an organisation; "公司/企业" in a question narrows a vague name to these.
-ENTERPRISE_TYPES: tuple[str, ...] = ("aliyun_enterprise", "dingtalk", "exmail", "netease_enterprise")
+ENTERPRISE_TYPES: tuple[str, ...] = ("aliyun_enterprise", "dingtalk", "exmail", "netease_enterprise", "microsoft365")
 
 # Mail-specific names not already in the catalog's aliases.
 EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
@@ -463,9 +643,15 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
     "qq": ("qq邮件", "企鹅邮箱", "qq mailbox", "qq email", "腾讯qq邮箱", "foxmail邮箱", "qq的邮箱"),
     "163": ("163邮件", "网易163邮箱", "163 email", "163的邮箱", "163 mailbox"),
     "126": ("126邮件", "网易126邮箱", "126 email", "126的邮箱", "126 mailbox"),
-    "gmail": ("谷歌邮件", "google email", "gmail邮箱", "谷歌gmail"),
+    "gmail": ("谷歌邮件", "google email", "gmail邮箱", "谷歌gmail", "谷歌企业邮箱", "google workspace邮箱"),
     "outlook": ("hotmail邮箱", "微软outlook邮箱", "windows live", "live mail", "live邮箱",
-                "msn邮箱", "hotmail mail", "microsoft mail", "微软邮件"),
+                "msn邮箱", "hotmail mail", "microsoft mail", "微软邮件", "outlook com",
+                "personal outlook", "个人outlook", "outlook个人邮箱", "微软个人邮箱"),
+    "microsoft365": ("m365", "ms365", "ms 365", "microsoft 365 mail", "microsoft 365 email", "office 365 mail",
+                     "office 365 email", "office365邮箱", "o365邮箱", "微软365", "微软企业邮箱", "微软企业邮",
+                     "微软的企业邮箱", "微软公司邮箱", "exchange邮箱", "exchange在线", "exchange online邮箱",
+                     "exchange server", "世纪互联邮箱", "世纪互联版", "世纪互联office", "21vianet office 365",
+                     "onmicrosoft"),
 }
 
 # Mail clients that share a name with a provider ("在Outlook里配置QQ邮箱", "Outlook 日历"): a mention
@@ -493,6 +679,12 @@ FAMILIES: tuple[Family, ...] = (
            members=("gmail",), needs="intent"),
     Family(aliases=("微软", "microsoft", "微软账号", "microsoft account"), members=("outlook",), needs="intent"),
     Family(aliases=("live", "msn"), members=("outlook",), needs="adjacent"),
+    # "365天", "exchange rate": a number or a common word unless the text is about the mailbox's secret/SMTP.
+    Family(aliases=("365", "exchange"), members=("microsoft365",), needs="intent"),
+    # Where both Microsoft types sign in (the app registration) or a name both products wear.
+    Family(aliases=("entra", "entra id", "microsoft entra", "azure ad", "azure active directory", "outlook 365",
+                    "微软 oauth", "microsoft oauth"),
+           members=("outlook", "microsoft365"), needs="intent"),
     Family(aliases=("企业邮箱", "企业邮", "企业邮件", "公司邮箱", "单位邮箱", "工作邮箱", "公司的邮箱", "企业版邮箱",
                     "company email", "company mail", "work email", "business email", "corporate email",
                     "enterprise email", "enterprise mail", "enterprise mailbox"),
@@ -500,7 +692,7 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 # Catalog aliases too vague to stand alone; they are matched through FAMILIES instead.
-VAGUE_CATALOG_ALIASES: frozenset[str] = frozenset({"qq", "163", "126", "live", "msn"})
+VAGUE_CATALOG_ALIASES: frozenset[str] = frozenset({"qq", "163", "126", "live", "msn", "365", "exchange"})
 
 # Extra hosts that identify a type (webmail, help sites); catalog domains are added by the matcher.
 WEB_HOSTS: dict[str, tuple[str, ...]] = {
@@ -515,6 +707,16 @@ WEB_HOSTS: dict[str, tuple[str, ...]] = {
     "oa.dingtalk.com": ("dingtalk",),
     "google.com": ("gmail",),
     "outlook.live.com": ("outlook",),
+    "onmicrosoft.com": ("microsoft365",),
+    "office365.com": ("microsoft365",),
+    "office.com": ("microsoft365",),
+    "protection.outlook.com": ("microsoft365",),
+    "partner.outlook.cn": ("microsoft365",),
+    "admin.exchange.microsoft.com": ("microsoft365",),
+    # Exchange Online's server names (a reply's "[SN4PR0201CA0070.namprd02.prod.outlook.com]") serve both.
+    "prod.outlook.com": ("outlook", "microsoft365"),
+    "login.microsoftonline.com": ("outlook", "microsoft365"),
+    "entra.microsoft.com": ("outlook", "microsoft365"),
     "mxmail.netease.com": ("netease_enterprise",),
     "mxbiz1.qq.com": ("exmail",),
     "mxbiz2.qq.com": ("exmail",),
@@ -553,12 +755,14 @@ ERROR_SIGNATURES: tuple[ErrorSignature, ...] = (
     ErrorSignature(pattern=r"535[- ]5\.7\.8|username and password not accepted|badcredentials|\bgsmtp\b",
                    types=("gmail",)),
     ErrorSignature(pattern=r"daily user sending (?:limit|quota) exceeded|too many login attempts", types=("gmail",)),
-    ErrorSignature(pattern=r"smtpclientauthentication is disabled|aka\.ms/smtp_auth_disabled", types=("m365",),
+    ErrorSignature(pattern=r"smtpclientauthentication is disabled|aka\.ms/smtp_auth_disabled", types=("microsoft365",),
                    weight=2.0),
-    ErrorSignature(pattern=r"5\.7\.139|basic authentication is disabled|5\.7\.30 basic authentication",
-                   types=("outlook",)),
-    ErrorSignature(pattern=r"535 5\.7\.3 authentication unsuccessful|outboundspamexception|sendasdenied|"
-                           r"submissionquotaexceeded|5\.7\.60 smtp", types=("outlook",)),
+    ErrorSignature(pattern=r"basic authentication is disabled|outboundspamexception", types=("outlook",)),
+    ErrorSignature(pattern=r"5\.7\.30\b|basic authentication is not supported for client submission",
+                   types=("microsoft365",)),
+    # Exchange Online answers both Outlook.com and Microsoft 365 mailboxes: alone, these ask which.
+    ErrorSignature(pattern=r"5\.7\.139|535 5\.7\.3 authentication unsuccessful|sendasdenied|submissionquotaexceeded|"
+                           r"5\.7\.60 smtp|\baadsts\d+", types=("outlook", "microsoft365")),
 )
 
 # Providers with no built-in type; `custom` works with these settings. Their names count only when the
@@ -593,12 +797,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
                 aliases=("icloud", "icloud邮箱", "苹果邮箱", "icloud mail", "苹果的邮箱"),
                 domains=("icloud.com", "me.com", "mac.com"), host="smtp.mail.me.com", port=587, security="starttls",
                 secret=_t("在 Apple 账户里生成的 App 专用密码", "an app-specific password generated in your Apple Account")),
-    Unsupported(key="m365", name=_t("Microsoft 365（Office 365）企业邮箱", "Microsoft 365 (Office 365) mail"),
-                aliases=("microsoft 365", "office 365", "office365", "o365", "m365", "exchange online", "世纪互联"),
-                domains=("onmicrosoft.com", "office365.com", "protection.outlook.com"),
-                host="smtp.office365.com", port=587, security="starttls",
-                secret=_t("邮箱密码（需管理员为该邮箱开启 SMTP AUTH），或 OAuth2",
-                          "the mailbox password (the admin must enable SMTP AUTH for it), or OAuth2")),
     Unsupported(key="zoho", name=_t("Zoho 邮箱", "Zoho Mail"), aliases=("zoho", "zoho mail", "zoho邮箱"),
                 domains=("zoho.com", "zohomail.com", "zoho.com.cn"), host="smtp.zoho.com", port=465, security="ssl",
                 secret=_t("密码，开启两步验证后用应用专用密码", "the password, or an app-specific password when "
@@ -612,7 +810,10 @@ INTENT_PATTERN = (
     r"服务器地址|端口|ssl|starttls|oauth|两步验证|二次验证|双重验证|"
     r"(?:密码|口令).{0,6}(?:填|写|用哪|是什么|是啥|不对|错误|不正确)|(?:填|用|输入|什么|哪个)(?:的)?密码|"
     r"(?:发送|发信|认证)\s*(?:失败|报错|错误|不了|不上)|"
+    r"新式验证|新式身份验证|现代验证|应用注册|设备代码|devicelogin|重新授权|reauth|"
+    r"(?:用|以|通过)(?:微软|谷歌|google|microsoft)\s*(?:的)?(?:账号|帐号|账户)?\s*登录|"
     r"authori[sz]ation|auth code|app[- ]?password|app[- ]specific|application[- ]specific|passcode|"
+    r"modern auth|app registration|device code|sign[- ]in with (?:google|microsoft)|"
     r"(?:which|what) password|password (?:for|to use|field)|2-step|two[- ]step|2fa|\bmfa\b|authenticat|"
     r"third[- ]party (?:client|app)|"
     r"\bport\b|(?<![0-9a-z.])[45][0-5]\d(?![0-9a-z])"
@@ -635,10 +836,10 @@ MAILBOX_PATTERN = r"邮箱|账号|帐号|账户|\bmailbox|\be-?mail account|\bma
 # also asks about the secret or SMTP.
 OFF_TOPIC_PATTERN = (
     r"容量|空间不足|空间满|满了|撤回|垃圾邮件|广告邮件|封号|被封|冻结|注销|找不到了|误删|删除邮件|恢复邮件|收件箱|草稿|"
-    r"附件|自动回复|签名|日历|会议|通讯录|联系人|过滤|黑名单|退订|已读|未读|"
+    r"附件|自动回复|签名|日历|会议|通讯录|联系人|过滤|黑名单|退订|已读|未读|激活|安装|续费|"
     r"\bstorage\b|\bquota\b|(?:mailbox|inbox|storage) (?:is )?full|\brecall\b|\bunsend\b|\bspam folder\b|\bjunk\b|\binbox\b|"
     r"\bauto-?reply\b|\bsignature\b|\bcalendar\b|\bcontacts?\b|\bbanned\b|\bsuspended\b|\bdeleted\b|"
-    r"\battachment"
+    r"\battachment|\bactivat|\binstall|\blicen[cs]e\b|\bsubscription\b"
 )
 
 # Bot commands the chat router handles: the whole message, or the command followed by its arguments.

@@ -10,6 +10,7 @@ import pytest
 
 from bot.app import App, open_app
 from bot.chat.router import Router
+from bot.providers.catalog import PROVIDER_TYPES
 from tests.chat.conftest import SECRET, Clock, Say, joined, make_settings, message
 from tests.support.smtpd import SmtpServer
 
@@ -35,9 +36,10 @@ async def test_interactive_flow_validates_each_step(app: App, say: Say, server: 
     assert "邮箱账号" in await say("ops")
     assert "不是有效的邮箱地址" in await say("not-an-address")
     prompt = await say(ACCOUNT)
-    assert "选择邮箱类型" in prompt and "11. " in prompt
+    custom = str(PROVIDER_TYPES.index("custom") + 1)  # the last type, numbered from 1
+    assert "选择邮箱类型" in prompt and f"{custom}. " in prompt
     assert "不认识" in await say("sina")
-    assert "SMTP 服务器" in await say("11")  # custom by number
+    assert "SMTP 服务器" in await say(custom)  # custom by number
     assert "有效的服务器地址" in await say("bad host!")
     assert "端口" in await say("127.0.0.1")
     assert "1–65535" in await say("abc")

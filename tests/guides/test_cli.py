@@ -43,7 +43,7 @@ def test_text_answer_full(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--list", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
-    assert len(entries) == 10 and "custom" not in {e["type"] for e in entries}
+    assert len(entries) == 11 and "custom" not in {e["type"] for e in entries}
 
 
 def test_eval_default_path(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,6 +74,22 @@ REQUIRED_POINTS: list[tuple[str, str, str]] = [
     ("dingtalk", "管理员", "admin"),
     ("exmail", "管理员", "admin"),
     ("netease_enterprise", "管理员", "admin"),
+    # Issue 14: the OAuth2 sign-in, its app registration and the Microsoft 365 mailbox switch.
+    ("outlook", "MAILBOT_OAUTH_MICROSOFT_CLIENT_ID", "MAILBOT_OAUTH_MICROSOFT_CLIENT_ID"),
+    ("outlook", "--oauth", "--oauth"),
+    ("outlook", "microsoft.com/devicelogin", "microsoft.com/devicelogin"),
+    ("outlook", "SMTP.Send", "SMTP.Send"),
+    ("outlook", "mailbot mailbox reauth", "mailbot mailbox reauth"),
+    ("microsoft365", "经过身份验证的 SMTP", "Authenticated SMTP"),
+    ("microsoft365", "SmtpClientAuthenticationDisabled $false", "SmtpClientAuthenticationDisabled $false"),
+    ("microsoft365", "MAILBOT_OAUTH_MICROSOFT_AUTHORITY", "MAILBOT_OAUTH_MICROSOFT_AUTHORITY"),
+    ("microsoft365", "550 5.7.30", "550 5.7.30"),
+    ("microsoft365", "2026 年 12 月底", "end of December 2026"),
+    ("microsoft365", "smtp.partner.outlook.cn", "smtp.partner.outlook.cn"),
+    ("gmail", "应用专用密码", "app password"),
+    ("gmail", "桌面应用", "Desktop app"),
+    ("gmail", "MAILBOT_OAUTH_GOOGLE_CLIENT_SECRET", "MAILBOT_OAUTH_GOOGLE_CLIENT_SECRET"),
+    ("gmail", "7 天", "7 days"),
 ]
 
 

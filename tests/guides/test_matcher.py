@@ -40,6 +40,26 @@ GUIDE_CASES: list[tuple[str, str]] = [
     ("在Outlook里配置163邮箱", "163"),
     ("新建邮箱时QQ邮箱的密码填什么", "qq"),
     ("@mailbot gmail app password", "gmail"),
+    # Issue 14: OAuth2 sign-in, Microsoft 365 as its own type, Gmail's second route.
+    ("office 365 怎么配置", "microsoft365"),
+    ("how do I set up microsoft 365", "microsoft365"),
+    ("exchange online smtp", "microsoft365"),
+    ("世纪互联邮箱", "microsoft365"),
+    ("公司用的是 Office 365，机器人密码填什么", "microsoft365"),
+    ("微软企业邮箱怎么设置", "microsoft365"),
+    ("M365 app password", "microsoft365"),
+    ("365邮箱", "microsoft365"),
+    ("zhang@contoso.onmicrosoft.com", "microsoft365"),
+    ("smtp.partner.outlook.cn 登录失败", "microsoft365"),
+    ("550 5.7.30 Basic authentication is not supported for Client Submission.", "microsoft365"),
+    ("535 5.7.139 SmtpClientAuthentication is disabled for the Tenant", "microsoft365"),
+    ("outlook 授权码", "outlook"),
+    ("outlook oauth", "outlook"),
+    ("hotmail oauth2 怎么弄", "outlook"),
+    ("用微软账号登录 outlook", "outlook"),
+    ("gmail 登录谷歌账号", "gmail"),
+    ("sign in with google for gmail", "gmail"),
+    ("google workspace oauth smtp", "gmail"),
 ]
 
 
@@ -57,7 +77,12 @@ ASK_CASES: list[tuple[str, tuple[str, ...]]] = [
     ("腾讯邮箱的授权码", ("exmail", "qq")),
     ("163和126有什么区别", ("163", "126")),
     ("how do I get a QQ/163/Gmail 授权码", ("qq", "163", "gmail")),
-    ("企业邮箱授权码在哪", ("aliyun_enterprise", "dingtalk", "exmail", "netease_enterprise")),
+    ("企业邮箱授权码在哪", ("aliyun_enterprise", "dingtalk", "exmail", "netease_enterprise", "microsoft365")),
+    ("Error: 535 5.7.3 Authentication unsuccessful", ("outlook", "microsoft365")),
+    ("535 5.7.3 Authentication unsuccessful [SN4PR0201CA0070.namprd02.prod.outlook.com]", ("outlook", "microsoft365")),
+    ("entra 应用注册 smtp", ("outlook", "microsoft365")),
+    ("AADSTS7000218 client_assertion", ("outlook", "microsoft365")),
+    ("Outlook 365 邮箱授权码", ("outlook", "microsoft365")),
     ("怎么获取授权码", GUIDE_TYPES),
     ("what goes in the SMTP password field?", GUIDE_TYPES),
     ("zhang@acme.com 怎么设置", GUIDE_TYPES),
@@ -77,6 +102,7 @@ NONE_CASES = [
     "新建邮箱", "邮箱列表", "删除邮箱 2", "help", "帮助", "新建邮箱 QQ", "帮我新建一个QQ邮箱", "/status",
     "今天天气怎么样", "QQ群怎么建", "谷歌翻译怎么用", "钉钉打卡怎么补卡", "今天开会来了126个人", "163路公交车几点发车",
     "I live in Shanghai", "Outlook 日历怎么共享", "新浪微博", "谢谢，QQ邮箱已经好了", "thanks", "",
+    "一年365天都在加班", "exchange rate usd to cny", "office 365 激活码", "office 365 怎么安装", "微软账号密码忘了",
 ]
 
 
@@ -90,7 +116,7 @@ def test_none(text: str) -> None:
     ("新浪邮箱授权码怎么获取", "sina"), ("sina mail smtp", "sina"), ("搜狐邮箱怎么开启smtp", "sohu"),
     ("139邮箱授权码", "139"), ("Yahoo mail app password", "yahoo"), ("iCloud 邮箱的 app 专用密码", "icloud"),
     ("zhang@sina.com 密码填什么", "sina"), ("yeah.net", "yeah"),
-    ("535 5.7.139 SmtpClientAuthentication is disabled for the Tenant", "m365"),
+    ("zoho mail smtp", "zoho"),
 ])
 def test_unsupported(text: str, key: str) -> None:
     result = match(text)

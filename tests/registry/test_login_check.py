@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import aiosmtplib
 import pytest
 import trustme
 from pydantic import SecretStr
 
 from bot import errors as e
-from bot.smtp import ServerSettings, SmtpSession, build_message, check_login
+from bot.smtp import ServerSettings, SmtpSession, build_message, check_login, classify
 from tests.support.smtpd import SilentServer, SmtpServer
 
 USER, PASSWORD = "notice@example.com", "right-code"
@@ -179,3 +180,74 @@ async def test_provider_sending_reply_is_classified(smtp_server: Callable[..., S
     assert info.value.temporary is temporary
     assert not session.is_connected
     assert srv.messages == []
+
+
+# Issue 14: Microsoft refuses passwords (Outlook.com since 2024-09-16, Microsoft 365 tenants as basic SMTP
+# AUTH is switched off): whatever the refusal's wording, a password login there needs OAuth2 sign-in.
+MICROSOFT_REFUSALS = [
+    "535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [BN9PR03CA0001.namprd03.prod]",
+    "535 5.7.3 Authentication unsuccessful [SN4PR0201CA0070.namprd02.prod.outlook.com]",
+    "550 5.7.30 Basic authentication is not supported for Client Submission.",
+    "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.",
+]
+
+
+@pytest.mark.parametrize("provider_type", ["outlook", "microsoft365"])
+@pytest.mark.parametrize("reply", MICROSOFT_REFUSALS, ids=[r[:20] for r in MICROSOFT_REFUSALS])
+async def test_password_refused_by_microsoft_type_needs_oauth(smtp_server: Callable[..., SmtpServer],
+                                                              provider_type: str, reply: str) -> None:
+    srv = smtp_server(security="ssl", users={USER: PASSWORD}, reject_all_logins=True, auth_reply=reply)
+    with pytest.raises(e.BasicAuthDisabled) as info:
+        await check_login(server_for(srv, "ssl", provider_type=provider_type), timeout=3)
+    assert info.value.provider_type == provider_type and not info.value.temporary
+    assert "--oauth" in info.value.message("en") and "reauth" in info.value.message("zh")
+
+
+@pytest.mark.parametrize(("host", "guide_type"), [
+    ("smtp.office365.com", "microsoft365"), ("SMTP.Office365.com.", "microsoft365"),
+    ("outlook.office365.com", "microsoft365"), ("smtp-mail.outlook.com", "outlook"),
+    ("eur.smtp.outlook.com", "microsoft365"), ("smtp.partner.outlook.cn", "microsoft365"),
+])
+@pytest.mark.parametrize("reply", MICROSOFT_REFUSALS, ids=[r[:20] for r in MICROSOFT_REFUSALS])
+def test_password_refused_by_microsoft_host_on_custom_mailbox_needs_oauth(host: str, guide_type: str,
+                                                                          reply: str) -> None:
+    """A custom mailbox on Microsoft's servers gets the error, and the guide of the type it really is."""
+    code, message = int(reply[:3]), reply[4:]
+    for provider_type in ("custom", None):
+        error = classify(aiosmtplib.SMTPAuthenticationError(code, message), "auth", provider_type=provider_type,
+                         host=host)
+        assert type(error) is e.BasicAuthDisabled, (host, provider_type)
+        assert error.provider_type == guide_type
+
+
+@pytest.mark.parametrize(("provider_type", "host"), [
+    ("custom", "mail.example.com"), (None, "smtp.notoutlook.com"), ("custom", "outlook.com.example.org"),
+    ("gmail", "smtp.gmail.com"), ("exmail", "smtp.exmail.qq.com"), (None, None),
+])
+def test_five_seven_three_elsewhere_stays_auth_rejected(provider_type: str | None, host: str | None) -> None:
+    error = classify(aiosmtplib.SMTPAuthenticationError(535, "5.7.3 Authentication unsuccessful"), "auth",
+                     provider_type=provider_type, host=host)
+    assert type(error) is e.AuthRejected and error.provider_type == provider_type
+
+
+def test_microsoft_rules_keep_their_specific_causes() -> None:
+    """SMTP AUTH switched off for the tenant stays SmtpNotEnabled; a refused XOAUTH2 token is not "use OAuth2";
+    and a Microsoft reply while sending is not a login problem."""
+    off = "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+    assert type(classify(aiosmtplib.SMTPAuthenticationError(535, off), "auth", provider_type="microsoft365")) \
+        is e.SmtpNotEnabled
+    token = aiosmtplib.SMTPAuthenticationError(535, "5.7.3 Authentication unsuccessful")
+    assert type(classify(token, "auth", provider_type="outlook", host="smtp-mail.outlook.com", auth="oauth2")) \
+        is e.AuthRejected
+    quota = aiosmtplib.SMTPResponseException(
+        554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException")
+    assert type(classify(quota, "data", provider_type="microsoft365", host="smtp.office365.com")) is e.SendingBlocked
+
+
+def test_session_classifies_with_its_host() -> None:
+    """SmtpSession passes the server's host, so a custom mailbox on smtp.office365.com is recognised."""
+    server = ServerSettings(host="smtp.office365.com", port=587, security="starttls", account=USER,
+                            secret=SecretStr("pw"), provider_type="custom")
+    session = SmtpSession(server, timeout=1)
+    error = session._error(aiosmtplib.SMTPAuthenticationError(535, "5.7.3 Authentication unsuccessful"), "auth")
+    assert type(error) is e.BasicAuthDisabled and error.provider_type == "microsoft365"
