@@ -65,7 +65,8 @@ class SmtpSession:
 
     def _error(self, exc: BaseException, stage: Stage) -> SmtpError:
         return classify(exc, stage, provider_type=self.server.provider_type,
-                        security=self.server.security, port=self.server.port, host=self.server.host)
+                        security=self.server.security, port=self.server.port, host=self.server.host,
+                        auth=self.server.auth)
 
     @classmethod
     async def open(cls, server: ServerSettings, timeout: float) -> Self:

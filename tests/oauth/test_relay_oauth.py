@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.adapters.relay_component import RelayComponent
 from bot.app import App, open_app
 from bot.emulator import OAuthEmulator
 from bot.mailboxes.signin import SignIn
 from bot.relay.alerts import LoggingSink
+from bot.secrets import generate_key
 from tests.oauth.conftest import leaked, oauth_settings, token_strings
 from tests.relay.conftest import ADMIN, relay_settings
 from tests.support.smtpd import SmtpServer
@@ -103,12 +105,18 @@ async def test_mail_through_an_oauth_mailbox_refresh_revoke_hold_and_reauth(
     assert not [t for t in tokens for e in sink.events if t in e.reason_en + e.reason_zh + e.markdown("en")]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_two_instances_refreshing_at_once_spend_the_refresh_token_once(
-        tmp_path: Path, emu: OAuthEmulator, xoauth_server: Callable[..., SmtpServer]) -> None:
+        tmp_path: Path, emu: OAuthEmulator, xoauth_server: Callable[..., SmtpServer], backend: str,
+        request: pytest.FixtureRequest) -> None:
     emu.access_ttl_s = 1
     server = xoauth_server()
-    settings = relay_settings(tmp_path / "data", **oauth_settings(emu))
-    async with open_app(settings) as first, open_app(settings) as second:
+    store: dict[str, Any] = {}
+    if backend == "postgresql":
+        store = {"database_url": request.getfixturevalue("postgres_url"), "secret_key": generate_key()}
+    settings = relay_settings(tmp_path / "data", **oauth_settings(emu), **store)
+    other = settings.model_copy(update={"data_dir": tmp_path / "data2"}) if store else settings  # PG: its own dir
+    async with open_app(settings) as first, open_app(other) as second:
         await sign_in(first, emu, server=server)
         await asyncio.sleep(1.1)
         for _ in range(3):  # three rounds of both instances refreshing at the same moment
