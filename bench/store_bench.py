@@ -64,6 +64,50 @@ STORES = {"sqlite": (False, 1), "pg1": (True, 1), "pg2": (True, 2)}
 LABEL = {"sqlite": "embedded", "pg1": "PostgreSQL x1", "pg2": "PostgreSQL x2"}
 
 
+def cpu_of(pid: int, reaped: bool = False) -> float:
+    """User + system CPU seconds of a process (its threads included; with `reaped`, its children
+    that ended too); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15 if reaped else 13]) / CLK_TCK
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+class Cpu:
+    """CPU seconds of named parties over a phase, per mail: where a phase's cores went."""
+
+    def __init__(self, parties: dict[str, Callable[[], float]]) -> None:
+        self.parties = parties
+        self.start: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> Cpu:
+        self.start = {name: read() for name, read in self.parties.items()}
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {name: read() - self.start[name] for name, read in self.parties.items()}
+        self.wall = time.monotonic() - self.t0
+
+    def per_mail(self, n: int) -> str:
+        """e.g. `client 0.31 sink 0.42 ms/mail, 1.6 cores`"""
+        parts = " ".join(f"{name} {used * 1000 / n:.2f}" for name, used in self.used.items())
+        return f"{parts} ms/mail, {sum(self.used.values()) / self.wall:.1f} cores"
+
+
 # ---- the sink (its own process) -------------------------------------------------------------
 
 async def sink_main() -> None:
@@ -149,6 +193,11 @@ class Sink:
             raise TimeoutError(f"sink: fewer than {n} received in {timeout:g} s") from None
         return time.monotonic()
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     async def __aexit__(self, *exc: object) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         self._proc.stdin.close()
@@ -173,6 +222,16 @@ class Postgres:
             self.server = await asyncio.to_thread(PostgresServer)
             await asyncio.to_thread(self.server.start)
         return str(await asyncio.to_thread(self.server.create_database))
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the server: the postmaster, the backends that ended and those it has now."""
+        if self.server is None:
+            return 0.0
+        try:
+            pid = int((self.server.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        return cpu_of(pid, reaped=True) + sum(cpu_of(child) for child in children_of(pid))
 
     def close(self) -> None:
         if self.server is not None:
@@ -330,8 +389,9 @@ def messages(n: int) -> list[tuple[str, bytes]]:
             for i in range(n)]
 
 
-async def bare(sink: Sink, prebuilt: list[tuple[str, bytes]], connections: int) -> float:
-    """Mails/s with plain aiosmtplib: `connections` clients (login, as the relay does) share the messages."""
+async def bare(sink: Sink, prebuilt: list[tuple[str, bytes]], connections: int, cpu: list[str] | None = None) -> float:
+    """Mails/s with plain aiosmtplib: `connections` clients (login, as the relay does) share the messages.
+    `cpu` gets where the cores went (this process is the client)."""
     import aiosmtplib
 
     start = await sink.command()
@@ -344,9 +404,12 @@ async def bare(sink: Sink, prebuilt: list[tuple[str, bytes]], connections: int) 
             await smtp.sendmail(ACCOUNT, [to], raw)
         await smtp.quit()
 
-    t0 = time.monotonic()
-    await asyncio.gather(*(client(prebuilt[k::connections]) for k in range(connections)))
-    t1 = await sink.wait_for(start + len(prebuilt))
+    with Cpu({"client": time.process_time, "sink": lambda: cpu_of(sink.pid)}) as used:
+        t0 = time.monotonic()
+        await asyncio.gather(*(client(prebuilt[k::connections]) for k in range(connections)))
+        t1 = await sink.wait_for(start + len(prebuilt))
+    if cpu is not None:
+        cpu.append(used.per_mail(len(prebuilt)))
     return len(prebuilt) / (t1 - t0)
 
 
@@ -395,8 +458,9 @@ class Profile:
 
 
 async def throughput_round(kind: str, tmp: Path, pg: Postgres, sink: Sink, n: int, connections: int,
-                           round_no: int, profile: Path | None = None) -> tuple[float, float]:
-    """(ingest/s, drain/s) of one store."""
+                           round_no: int, profile: Path | None = None,
+                           cpu: list[str] | None = None) -> tuple[float, float]:
+    """(ingest/s, drain/s) of one store; `cpu` gets where the cores went in each phase."""
     store = await new_store(kind, tmp, pg, connections, round_no)
     await store.add_mailbox("fast", sink.port)
     await store.create_token()
@@ -407,12 +471,19 @@ async def throughput_round(kind: str, tmp: Path, pg: Postgres, sink: Sink, n: in
             for bot in bots:
                 await bot.healthy(http)
         start = await sink.command("hold")
-        async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-ingest"):
-            ingest = await post_many([bot.url for bot in bots], store.token, n, "fast")
-        async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-drain"):
-            t0 = time.monotonic()
-            await sink.command("release")
-            t1 = await sink.wait_for(start + n)
+        parties: dict[str, Callable[[], float]] = {"run": lambda: sum(bot.cpu_s() for bot in bots)}
+        if store.database_url:
+            parties["pg"] = pg.cpu_s
+        with Cpu({**parties, "client": time.process_time}) as ingest_cpu:
+            async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-ingest"):
+                ingest = await post_many([bot.url for bot in bots], store.token, n, "fast")
+        with Cpu({**parties, "sink": lambda: cpu_of(sink.pid)}) as drain_cpu:
+            async with Profile(profile, bots[0].pid, f"{kind}-r{round_no + 1}-drain"):
+                t0 = time.monotonic()
+                await sink.command("release")
+                t1 = await sink.wait_for(start + n)
+        if cpu is not None:
+            cpu += [ingest_cpu.per_mail(n), drain_cpu.per_mail(n)]
         return ingest, n / (t1 - t0)
     finally:
         await sink.command("release")
@@ -426,18 +497,22 @@ async def part_a(args: argparse.Namespace, tmp: Path, pg: Postgres, sink: Sink) 
     for kind in args.stores:
         per_round: list[tuple[float, float, float]] = []
         for r in range(args.rounds):
-            before = await bare(sink, prebuilt, args.connections)
+            cpu: list[str] = []
+            before = await bare(sink, prebuilt, args.connections, cpu)
             try:
                 ingest, drain = await throughput_round(kind, tmp, pg, sink, args.mails, args.connections, r,
-                                                       args.profile)
+                                                       args.profile, cpu)
             except Exception as exc:  # noqa: BLE001 - report it and go on with the other stores
                 print(f"  {LABEL[kind]}: FAILED: {str(exc).strip().splitlines()[-1][:300]}", flush=True)
                 break
-            after = await bare(sink, prebuilt, args.connections)
+            after = await bare(sink, prebuilt, args.connections, cpu)
             base = (before + after) / 2
             per_round.append((base, ingest, drain))
             print(f"  {LABEL[kind]} round {r + 1}: bare {before:.0f}/{after:.0f}/s  drain {drain:.0f}/s  "
                   f"ingest {ingest:.0f}/s", flush=True)
+            if args.cpu:
+                for phase, figures in zip(("bare before", "ingest", "drain", "bare after"), cpu):
+                    print(f"    cpu {phase:11}: {figures}", flush=True)
         if not per_round:
             rows.append(Row(f"A {LABEL[kind]}", "drain / bare", None, "n/a", ">= 0.9"))
             continue
@@ -635,6 +710,8 @@ async def main() -> None:
     parser.add_argument("--queued", type=int)
     parser.add_argument("--failed", type=int, default=5)
     parser.add_argument("--idle-s", type=float)
+    parser.add_argument("--cpu", action="store_true", help="print each phase's CPU per mail by party "
+                        "(bare: client, sink; ingest: run(s), PostgreSQL, client; drain: run(s), PostgreSQL, sink)")
     parser.add_argument("--profile", type=Path, help="py-spy record part A's ingest and drain (of the first "
                         "instance) into this dir; the profiler's cost lowers those figures")
     args = parser.parse_args()

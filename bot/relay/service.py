@@ -12,13 +12,14 @@ import functools
 import binascii
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from bot.errors import Conflict, FieldError, InProgress, InvalidInput, NotFound, TooLarge
 from bot.i18n import Text
@@ -67,13 +68,34 @@ def _addresses(field: str, values: list[str], errors: list[FieldError]) -> list[
     return out
 
 
+# The everyday address, which email_validator accepts as it is (its domain lowercased): a dot-atom
+# of letters, digits and _+- before the @, LDH labels after it (none with "--", which IDNA rules
+# look at), an alphabetic TLD. Anything else (and special-use domains) goes through email_validator.
+_PLAIN_ADDRESS = re.compile(r"([A-Za-z0-9_+-]{1,64}(?:\.[A-Za-z0-9_+-]+)*)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                            r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63})")
+_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _plain_address(value: str) -> str | None:
+    """The address as email_validator would normalize it, when it is an everyday one; else None."""
+    found = _PLAIN_ADDRESS.fullmatch(value) if len(value) <= 200 else None
+    if found is None:
+        return None
+    local, domain = found.group(1), found.group(2).lower()
+    if len(local) > 64 or "--" in domain or any(domain == s or domain.endswith("." + s) for s in _SPECIAL_USE):
+        return None
+    return f"{local}@{domain}"
+
+
 @functools.lru_cache(maxsize=4096)
 def _checked_address(value: str) -> tuple[str | None, str | None]:
     """(the address in ASCII, or None when its local part is not; the problem when it is invalid).
 
     Workflows mail the same few people again and again: each address is parsed once (a bounded
-    cache of address-sized strings).
+    cache of address-sized strings); an everyday address skips email_validator's full parse.
     """
+    if (plain := _plain_address(value)) is not None:
+        return plain, None
     try:
         return validate_email(value, check_deliverability=False).ascii_email, None
     except EmailNotValidError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 from bot.audit import Actor, AuditLog
 from bot.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied, Unauthorized
 from bot.i18n import Text
+from bot.relay.batch import SharedRead
 from bot.storage import Storage
 
 PREFIX = "mbt_"
@@ -47,6 +48,8 @@ class TokenStore:
         self._audit = audit
         self._index: dict[str, dict[str, Any]] = {}  # hash -> document, as of `_index_version`
         self._index_version: object = None
+        # Concurrent API calls share one version read (each one begun after the call arrived).
+        self._version = SharedRead(self._table.version)
 
     async def create(self, name: str, mailboxes: list[str] | None = None, actor: Actor | None = None) -> str:
         """A new token (returned once); audited when an actor is given."""
@@ -67,9 +70,10 @@ class TokenStore:
         """Checked against the table as it is now (revoked by any process: refused at once).
 
         The small table is indexed in memory and re-read only when its version changes, so an API
-        call costs a version check (two stat calls), not a read.
+        call costs a version check (two stat calls; on PostgreSQL one query, shared by the calls
+        that arrive while it runs), not a read.
         """
-        version = await self._table.version()  # before reading: a change meanwhile shows at the next call
+        version = await self._version.get()  # before reading: a change meanwhile shows at the next call
         if version != self._index_version:
             self._index, self._index_version = dict(await self._table.items()), version
         doc = self._index.get(digest(token)) if token else None

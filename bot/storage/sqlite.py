@@ -118,6 +118,7 @@ class Database:
             if isinstance(exc, sqlite3.Error) and _is_bug(exc):
                 raise
             raise storage_failed(exc, path.stem) from exc
+        self._stamped = (str(path), str(path) + "-wal")  # stat()ed on every version check: plain strings
         self.lock = threading.Lock()
         self.generation = 0  # bumped by every write of this process: a read that overlapped one is not kept
         self.tables: list[SqliteTable] = []  # the file's tables: a write forgets their snapshots
@@ -125,7 +126,7 @@ class Database:
     def stamp(self) -> tuple[int, ...]:
         """Changes with every commit by any process: size and mtime of the file and its WAL."""
         stamp: list[int] = []
-        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+        for path in self._stamped:
             try:
                 info = os.stat(path)
                 stamp += [info.st_mtime_ns, info.st_size]

@@ -81,3 +81,50 @@ def test_whole_messages_match_the_stdlib_byte_for_byte() -> None:
         with patch.object(mime, "QUICK_FOLD", Compat32()):
             assert build_bytes(**kwargs) == quick  # type: ignore[arg-type]
     assert b"=====b" in quick and b"Subject: Approval needed" in quick
+
+
+def _direct_cases() -> list[dict[str, object]]:
+    rng = random.Random(11)
+    bodies = ["", "x", "hello\n", "a\r\nb\rc\n", "é", "你好\nline2", "a" * 3000, "a" * 998, "a" * 999, "x\n" * 5,
+              "line\x0bvt", "=", "From me\n", "--=====b\n", " trailing \n", "\t tab", "é\r\nx\r", "x" * 80 + "é",
+              "a\n\n\n", "=====b", "😀 emoji"]
+    subjects = ["s", "", "审批 Approval " + "x" * 100, "Approval needed: expense report #4411 from the finance workflow",
+                "a  b", "=?utf-8?q?x?=", " lead"]
+    cases: list[dict[str, object]] = [dict(text=None, html=None)]
+    for _ in range(3000):
+        case: dict[str, object] = dict(to=rng.choice([["a@example.com"], ["a@example.com", "b@x.org"]]),
+                                       subject=rng.choice(subjects))
+        kind = rng.randrange(3)
+        if kind in (0, 2):
+            case["text"] = rng.choice(bodies) + rng.choice(bodies)
+        if kind in (1, 2):
+            case["html"] = rng.choice(bodies)
+        if rng.random() < 0.3:
+            case["cc"] = ["c@example.com", "d@example.com"]
+        if rng.random() < 0.3:
+            case["reply_to"] = "r@example.com"
+        if rng.random() < 0.3:
+            case["from_name"] = rng.choice(["Bot", "审批流 Bot", 'a "q" b', "x" * 90])
+        cases.append(case)
+    return cases
+
+
+def test_direct_path_writes_what_email_mime_writes() -> None:
+    """Mail without attachments is written directly: the same bytes as email.mime + BytesGenerator."""
+    with patch.object(Generator, "_make_boundary", classmethod(lambda cls, text=None: "=====b")):
+        for case in _direct_cases():
+            kwargs = dict(account="bot@example.com", message_id="<1@example.com>",
+                          date=datetime(2026, 11, 29, 7, 48, 14, tzinfo=UTC), **{"to": ["a@example.com"], "subject": "s",
+                                                                                  **case})
+            assert build_bytes(**kwargs) == mime.build_stdlib_bytes(**kwargs), case  # type: ignore[arg-type]
+
+
+def test_direct_path_boundary_avoids_the_body_and_date_is_now() -> None:
+    raw = build_bytes(account="b@example.com", to=["a@example.com"], subject="s", message_id="<1@x>",
+                      text="x", html="y")
+    msg = parse(raw)
+    assert msg.get_content_type() == "multipart/alternative" and not msg.defects
+    assert [p.get_content() for p in msg.iter_parts()] == ["x", "y"]
+    assert b"--" + msg.get_boundary().encode() + b"--\n" in raw
+    sent = parse(build_bytes(account="b@example.com", to=["a@example.com"], subject="s", message_id="<1@x>", text="t"))
+    assert abs((sent["Date"].datetime - datetime.now(UTC)).total_seconds()) < 5

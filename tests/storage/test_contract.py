@@ -122,6 +122,29 @@ async def test_a_transaction_spans_a_group_whole_or_not_at_all(storage: Storage)
     assert await records.get("m2") is None and await other.get("m2") is None
 
 
+async def test_a_transaction_runs_its_steps_in_order_and_changes_versions(storage: Storage) -> None:
+    """Steps that touch a row twice act in order (PostgreSQL writes other transactions as one
+    statement); every written table's version changes, and a queue's waiters hear of puts."""
+    records = storage.table("records", group="mail")
+    timetable = storage.queue("timetable", group="mail")
+    await records.write({"a": {"v": 1}, "b": {"v": 1}})
+    await storage.transaction([(records, {"a": {"v": 2}}, ()), (records, {}, ["a"]), (records, {"b": {"v": 3}}, ())])
+    assert await records.items() == [("b", {"v": 3})]
+    await storage.transaction([(records, {}, ["b"]), (records, {"b": {"v": 4}}, ())])
+    assert await records.items() == [("b", {"v": 4})]
+    await records.write({"c": {"v": 5}}, delete=["c"])  # one write: its puts, then its deletes
+    assert await records.get("c") is None
+
+    before = (await records.version(), await timetable.version())
+    await storage.transaction([(records, {"m": {"v": 1}}, ["b"]), (timetable, {"m": {"due": 0.0}}, ())])
+    assert await records.version() != before[0] and await timetable.version() != before[1]
+    assert await records.items() == [("m", {"v": 1})] and await timetable.due(time.time(), 10) == [("m", {"due": 0.0})]
+    before = (await records.version(), await timetable.version())
+    await storage.transaction([(records, {"m": {"v": 2}}, ()), (timetable, {}, ["m"])])
+    assert await records.version() != before[0] and await timetable.version() != before[1]
+    assert await timetable.items() == []
+
+
 async def test_put_if_is_a_compare_and_set(storage: Storage) -> None:
     table = storage.table("cas")
     assert await table.put_if("k", {"v": 1}, None) is True
