@@ -89,6 +89,16 @@ async def test_outlook_device_sign_in_checks_the_login_and_saves(cli: Cli, emu: 
     assert tokens and not leaked([tmp_path / "data"], tokens)
     assert not [t for t in tokens if t in shown + out.decode() + err.decode() + shown_json + listed + audit]
 
+    # another process (a fresh CLI) tests and edits it: it refreshes the access token itself, XOAUTH2 again
+    status, out_test, err_test = await cli.run("mailbox", "test", "outlook", "--lang", "en")
+    assert status == 0 and "Login check passed" in out_test, err_test
+    status, out_edit, err_edit = await cli.run("mailbox", "edit", "outlook", "--name", "outlook-ops", "--lang", "en")
+    assert status == 0 and "login check passed" in out_edit, err_edit
+    status, shown_json, _ = await cli.run("mailbox", "show", "outlook-ops", "--json")
+    assert json.loads(shown_json)["auth"] == "oauth2"
+    assert server.logins[-2:] == [(OUTLOOK, True), (OUTLOOK, True)] and emu.refreshes(OUTLOOK) >= 1
+    await cli.run("mailbox", "edit", "outlook-ops", "--name", "outlook")
+
     # reauth: a new sign-in replaces the stored refresh token
     proc = await cli.start("mailbox", "reauth", "outlook", "--lang", "en")
     code = await emu.wait_device_code(timeout=30)
