@@ -26,7 +26,9 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL_S = 12 * 3600.0
 MAX_SESSIONS = 1000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-OPEN_PATHS = frozenset({"/login"})  # reachable without a session (relative to the console's root)
+# Reachable without a session (relative to the console's root). Google's redirect to the callback is
+# cross-site, so the SameSite=Strict cookie never comes along: the sign-in's unguessable `state` is its proof.
+OPEN_PATHS = frozenset({"/login", "/oauth/callback"})
 OPEN_PREFIX = "/static/"  # the login page's stylesheet and icon; nothing in there is private
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

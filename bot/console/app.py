@@ -8,12 +8,13 @@ console answers under /console and `/` redirects there, so it shares a server wi
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from bot.adapters.console import GROUP, PERSONAS, ConsoleChat
 from bot.app import App
@@ -22,6 +23,7 @@ from bot.chat.router import Router
 from bot.console import access as acc
 from bot.console import present
 from bot.console.outbox import snapshot, stream
+from bot.console.signin import ConsoleSignIns, failure
 from bot.errors import Conflict, FieldError, InvalidInput, MailbotError, NotFound, SmtpError, TooLarge
 from bot.i18n import Text
 from bot.relay.service import RelayService
@@ -48,6 +50,14 @@ LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <label for="token">Console token / 控制台令牌</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button class="btn primary" type="submit">Log in / 登录</button>{error}</form></main></body></html>"""
+CALLBACK_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>mailbot · {title}</title>
+<link rel="stylesheet" href="{prefix}/static/app.css"></head><body class="login"><main id="signin-result" data-state="{state}">
+<h1>{title}</h1><p class="{css}" role="status">{body}</p>{guide}
+<p><a class="btn primary" href="{prefix}/#mailboxes">{back}</a></p></main></body></html>"""
+MAILBOX_FIELDS = ("name", "account", "type", "host", "port", "security")  # what the add form sends
+SIGNIN_ENDED = Text(zh="这次登录已结束或已过期。请在控制台重新开始登录。",
+                    en="This sign-in has ended or expired. Start the sign-in again in the console.")
 
 
 @dataclass
@@ -61,6 +71,25 @@ class Services:
 
 def _lang(request: web.Request) -> str:
     return "en" if request.headers.get("X-Console-Lang", request.query.get("lang", "")) == "en" else "zh"
+
+
+def _browser_lang(request: web.Request) -> str:
+    """For a page reached by a redirect from Google, which sends no X-Console-Lang."""
+    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "zh"
+
+
+def _callback_uri(request: web.Request) -> str:
+    """Where Google sends the browser back: this console on loopback (Google takes only loopback
+    for installed apps). Reached through a tunnel, the redirect cannot land; the page offers a paste box."""
+    if acc.is_loopback(request.url.host or ""):
+        return f"http://{request.host}{PREFIX}/oauth/callback"
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if sockname else request.url.port
+    return f"http://127.0.0.1:{port}{PREFIX}/oauth/callback"
+
+
+def _mailbox_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: body[k] for k in MAILBOX_FIELDS if body.get(k) not in (None, "")}
 
 
 @web.middleware
@@ -108,6 +137,7 @@ class Console:
         self.services = services
         self.access = access
         self.chat = ConsoleChat(services.router.handle, services.router.cards.handle)
+        self.signins = ConsoleSignIns(services.app.signins, ACTOR)
         self.closing = asyncio.Event()
 
     # ---- page and login -------------------------------------------------------------------
@@ -135,7 +165,8 @@ class Console:
         session = request[acc.SESSION]
         return web.json_response({"csrf": session.csrf, "relay": self.services.relay is not None,
                                   "login_required": self.access.login_required,
-                                  "personas": {k: p.staff_id for k, p in PERSONAS.items()}})
+                                  "personas": {k: p.staff_id for k, p in PERSONAS.items()},
+                                  "types": present.provider_types()})
 
     # ---- chat -----------------------------------------------------------------------------
 
@@ -186,9 +217,80 @@ class Console:
             raise NotFound(Text(zh=f"没有操作“{action}”。", en=f"No action '{action}'."))
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
 
+    async def mailbox_add(self, request: web.Request) -> web.Response:
+        """A new mailbox with a password: checked by logging in, then saved."""
+        body = await _json_body(request)
+        password = body.get("password")
+        secret = SecretStr(password) if isinstance(password, str) else None
+        try:
+            result = await self.services.app.mailboxes.add(_mailbox_fields(body), secret, ACTOR)
+        except SmtpError as exc:
+            return web.json_response({"ok": False, **failure(exc, _lang(request))})
+        lang = _lang(request)
+        return web.json_response({"ok": True, "mailbox": present.mailbox(result.mailbox, lang),
+                                  "warnings": [w.text(lang) for w in result.warnings]})
+
     async def mailbox_delete(self, request: web.Request) -> web.Response:
         mailbox = await self.services.app.mailboxes.remove(request.match_info["name"], ACTOR)
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
+
+    # ---- OAuth2 sign-in -------------------------------------------------------------------
+
+    async def signin_begin(self, request: web.Request) -> web.Response:
+        """{reauth: NAME}, or a new mailbox's fields: what to show the admin (no secret in it)."""
+        body = await _json_body(request)
+        reauth = body.get("reauth")
+        signin = await self.signins.begin(None if isinstance(reauth, str) else _mailbox_fields(body),
+                                          reauth if isinstance(reauth, str) else None, _callback_uri(request))
+        return web.json_response({"id": signin.id, "state": "waiting", "signin": signin.view()})
+
+    async def signin_status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.signins.status(request.match_info["id"], _lang(request)))
+
+    async def signin_paste(self, request: web.Request) -> web.Response:
+        """The address Google sent the browser to (or its code), when it could not land on the callback."""
+        signin_id = request.match_info["id"]
+        pasted = (await _json_body(request)).get("pasted")
+        try:
+            await self.signins.finish_code(signin_id, pasted if isinstance(pasted, str) else "")
+        except InvalidInput:
+            raise  # unreadable: the admin pastes again (422 with what is wrong)
+        except MailbotError:
+            pass  # the sign-in ended: the status below says how
+        return web.json_response(self.signins.status(signin_id, _lang(request)))
+
+    async def signin_cancel(self, request: web.Request) -> web.Response:
+        self.signins.cancel(request.match_info["id"])
+        return web.json_response({"ok": True})
+
+    async def oauth_callback(self, request: web.Request) -> web.Response:
+        """Google's redirect: its `state` names the sign-in (and is the proof, as no session cookie
+        comes along a cross-site redirect); the sign-in is finished here and its outcome shown."""
+        lang = _browser_lang(request)
+        signin = self.services.app.signins.find_state(request.query.get("state", ""))
+        if signin is None:
+            return self._callback_page(lang, 400, "failed", {"message": SIGNIN_ENDED(lang), "guide": []})
+        try:
+            result = await self.signins.finish_code(signin.id, str(request.url))
+        except MailbotError as exc:
+            return self._callback_page(lang, 400, "failed", failure(exc, lang))
+        done = Text(zh=f"邮箱“{result.mailbox.name}”已登录并保存（{result.mailbox.account}，登录验证通过）。",
+                    en=f"Mailbox '{result.mailbox.name}' is signed in and saved ({result.mailbox.account}, "
+                       "login check passed).")
+        return self._callback_page(lang, 200, "saved", {"message": done(lang), "guide": []})
+
+    @staticmethod
+    def _callback_page(lang: str, status: int, state: str, outcome: dict[str, Any]) -> web.Response:
+        ok = state == "saved"
+        title = (Text(zh="登录完成", en="Signed in") if ok else Text(zh="登录未完成", en="Sign-in failed"))(lang)
+        guide = "".join(f"<li>{escape(line, quote=False)}</li>" for line in outcome["guide"])
+        page = CALLBACK_PAGE.format(
+            prefix=PREFIX, lang=lang, title=title, state=state, css="ok" if ok else "error",
+            body=escape(outcome["message"], quote=False).replace("\n", "<br>"), guide=f"<ul>{guide}</ul>" if guide else "",
+            back=Text(zh="打开邮箱列表", en="Open the mailboxes")(lang))
+        # The address holds Google's one-time code: no caching, and no Referer to the next page.
+        return web.Response(text=page, content_type="text/html", status=status,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
     # ---- outbox and audit -----------------------------------------------------------------
 
@@ -216,6 +318,7 @@ class Console:
 
     async def _close(self, app: web.Application) -> None:
         self.closing.set()
+        await self.signins.close()
 
 
 def build_console(services: Services, access: acc.Access) -> web.Application:
@@ -233,8 +336,14 @@ def build_console(services: Services, access: acc.Access) -> web.Application:
         web.post("/api/chat/{conversation}", console.say),
         web.post("/api/cards/callback", console.card_callback),
         web.get("/api/mailboxes", console.mailboxes),
+        web.post("/api/mailboxes", console.mailbox_add),
         web.post("/api/mailboxes/{name}/{action}", console.mailbox_action),
         web.delete("/api/mailboxes/{name}", console.mailbox_delete),
+        web.post("/api/signins", console.signin_begin),
+        web.get("/api/signins/{id}", console.signin_status),
+        web.post("/api/signins/{id}/paste", console.signin_paste),
+        web.delete("/api/signins/{id}", console.signin_cancel),
+        web.get("/oauth/callback", console.oauth_callback),
         web.get("/api/outbox", console.outbox),
         web.get("/api/outbox/events", console.outbox_events),
         web.post("/api/outbox/{id}/retry", console.retry),

@@ -65,6 +65,15 @@ def mailbox(m: Mailbox, lang: str) -> dict[str, Any]:
     return data
 
 
+def provider_types() -> list[dict[str, Any]]:
+    """The add form's type choices: names in both languages, who signs in (`oauth`: microsoft,
+    google or null) and whether a password works (Outlook.com refuses passwords)."""
+    return [{"type": p.type, "name": {"zh": p.name("zh"), "en": p.name("en")},
+             "oauth": p.oauth.issuer if p.oauth else None,
+             "password": not p.basic_auth_disabled and (p.oauth is None or p.oauth.password_too)}
+            for p in CATALOG.values()]
+
+
 def mail(record: MailRecord, provider_type: str | None, lang: str) -> dict[str, Any]:
     """The API's view of a mail plus its error code and the error said in `lang`."""
     return {**record.view(), "error_code": record.error_code,

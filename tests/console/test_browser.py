@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -53,7 +55,13 @@ CARD_TEMPLATES = {f"card_template_{c}": f"{c}.schema" for c in ("mailbox_form", 
 @pytest.fixture
 async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     """`@pytest.mark.parametrize("served", [{...settings}], indirect=True)` adds settings (card template ids)."""
-    extra = getattr(request, "param", {})
+    async with serving(tmp_path, **getattr(request, "param", {})) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, **extra: Any) -> AsyncIterator[Served]:
+    """The console as `mailbot run` serves it, with `extra` settings."""
     settings = console_settings(tmp_path / "data", http_port=0, retry_base_s=0.05, relay_poll_s=0.2,
                                 relay_stop_grace_s=2.0, **extra)
     async with open_app(settings) as app:

@@ -16,7 +16,19 @@ const I18N = {
     test_ok: "{name} 登录成功", error: "出错了", you: "你", prev: "上一页", next: "下一页", page: "第 {n} 页",
     no_audit: "还没有审计记录。", network_error: "无法连接到 mailbot，请检查它是否在运行。",
     http_error: "服务器返回 HTTP {status}", status_queued: "排队中", status_sending: "发送中",
-    status_retrying: "等待重试", status_sent: "已发送", status_failed: "发送失败"},
+    status_retrying: "等待重试", status_sent: "已发送", status_failed: "发送失败",
+    add_mailbox: "添加邮箱", server_opts: "SMTP 服务器（仅在需要改用其他服务器时填写）", host: "SMTP 服务器", port: "端口",
+    security: "加密方式", sec_default: "按类型默认", sec_none: "不加密", password: "密码/授权码",
+    save_password: "用密码保存", detect_type: "（按邮箱地址识别）", signin_with: "用 {issuer} 账号登录",
+    microsoft: "Microsoft", google: "Google", saved_pw: "已保存邮箱“{name}”，登录验证通过。",
+    signin_title: "登录：{name}", signin_title_again: "重新登录：{name}",
+    device_open: "1. 打开 ", device_code: "2. 输入代码 ", signin_as: "3. 以 {account} 登录并允许访问。",
+    google_open: "用 Google 账号登录（新标签页）",
+    paste_hint: "以 {account} 登录并允许后，浏览器会回到控制台，mailbot 自动完成。若那一页打不开（例如通过隧道访问控制台），把浏览器地址栏里的完整地址粘贴到这里：",
+    paste_label: "跳转后的地址（或 code）", finish: "完成登录", waiting: "等待登录…", close: "关闭",
+    saved_new: "已保存邮箱“{name}”（{account}）：已用 OAuth2 登录，登录验证通过。",
+    saved_again: "“{name}”已重新登录，登录验证通过；等待中的邮件会继续发送。",
+    sign_in_again: "重新登录", oauth2: "OAuth2", needs_reauth: "需要重新登录"},
   en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
     conv_admin: "Single chat · admin", conv_member: "Single chat · member", conv_group: "Group chat",
     speak_as: "Speak as", admin: "admin", member: "member", message: "Message", message_ph: "Type a message, e.g. help",
@@ -32,10 +44,24 @@ const I18N = {
     next: "Next", page: "Page {n}", no_audit: "No audit entries yet.",
     network_error: "Cannot reach mailbot: check that it is running.", http_error: "The server answered HTTP {status}",
     status_queued: "queued", status_sending: "sending", status_retrying: "retrying", status_sent: "sent",
-    status_failed: "failed"},
+    status_failed: "failed", add_mailbox: "Add mailbox", server_opts: "SMTP server (only to use another than the type's)",
+    host: "SMTP host", port: "Port", security: "Security", sec_default: "type's default", sec_none: "none",
+    password: "Password / app password", save_password: "Save with password", detect_type: "(detect from the address)",
+    signin_with: "Sign in with {issuer}", microsoft: "Microsoft", google: "Google",
+    saved_pw: "Saved mailbox '{name}', login check passed.", signin_title: "Sign in: {name}",
+    signin_title_again: "Sign in again: {name}", device_open: "1. Open ", device_code: "2. Enter the code ",
+    signin_as: "3. Sign in as {account} and accept.", google_open: "Sign in with Google (new tab)",
+    paste_hint: "Sign in as {account} and allow access; the browser comes back to the console and mailbot finishes by "
+      + "itself. If that page does not open (e.g. the console is reached through a tunnel), paste the whole address "
+      + "from the browser's address bar here:",
+    paste_label: "Address the browser was sent to (or the code)", finish: "Finish sign-in",
+    waiting: "Waiting for the sign-in…", close: "Close",
+    saved_new: "Saved mailbox '{name}' ({account}): signed in with OAuth2, login check passed.",
+    saved_again: "'{name}' is signed in again, login check passed; its waiting mail goes out.",
+    sign_in_again: "Sign in again", oauth2: "OAuth2", needs_reauth: "needs sign-in"},
 };
 
-const state = {csrf: "", personas: {}, lang: localStorage.getItem("mailbot.lang") || "zh",
+const state = {csrf: "", personas: {}, types: [], signin: null, lang: localStorage.getItem("mailbot.lang") || "zh",
   view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null,
   audit: {cursors: [null], next: null}};  // audit paging: the `before` cursor of each page shown so far
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -76,6 +102,7 @@ function applyLang() {
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("#message").placeholder = t(state.secretNext ? "secret_ph" : "message_ph");
   $("#lang").textContent = state.lang === "zh" ? "EN" : "中文";
+  fillTypes();
   if (state.view !== "chat") show(state.view);
 }
 
@@ -216,6 +243,8 @@ function mailboxActions(m, cell) {
     el("button", {type: "button", class: "btn", text: t(m.enabled ? "disable" : "enable"),
       onclick: act(m.enabled ? "disable" : "enable")}),
     m.default ? null : el("button", {type: "button", class: "btn", text: t("make_default"), onclick: act("default")}),
+    m.auth === "oauth2" ? el("button", {type: "button", class: `btn${m.auth_state === "needs_reauth" ? " primary" : ""}`,
+      "data-reauth": m.name, text: t("sign_in_again"), onclick: () => startSignIn({reauth: m.name}, m.name, true)}) : null,
     el("button", {type: "button", class: "btn danger", text: t("delete"), onclick: askDelete}),
   ].filter(Boolean));  // replaceChildren(null) would show the text "null"
 }
@@ -228,12 +257,179 @@ async function loadMailboxes() {
     return el("tr", {"data-name": m.name},
       el("td", {}, el("strong", {text: m.name}), m.default ? el("span", {class: "badge", text: t("default")}) : null),
       el("td", {class: "nowrap", "data-type": m.type, text: m.type_name}), el("td", {class: "addr", text: m.account}),
-      el("td", {class: "nowrap state", "data-enabled": String(m.enabled), text: t(m.enabled ? "enabled" : "disabled")}),
+      el("td", {class: "nowrap state", "data-enabled": String(m.enabled), "data-auth": m.auth,
+        "data-auth-state": m.auth_state}, t(m.enabled ? "enabled" : "disabled"), authNote(m)),
       checkCell(m.last_check), actions);
   });
   $("#mb-table tbody").replaceChildren(...rows);
   labelCells("#mb-table");
-  if (!mailboxes.length) $("#mb-status").textContent = t("no_mailboxes");
+  const status = $("#mb-status");
+  if (!mailboxes.length) status.textContent = t("no_mailboxes");
+  else if (status.textContent === t("no_mailboxes")) status.textContent = "";
+}
+
+// How the mailbox logs in, when it is OAuth2: a sign-in refused by the issuer shows as a warning.
+function authNote(m) {
+  if (m.auth !== "oauth2") return null;
+  if (m.auth_state !== "needs_reauth") return el("span", {class: "badge auth", text: t("oauth2")});
+  return el("div", {class: "auth needs", title: m.auth_reason || ""},
+    el("span", {class: "mark warn", "aria-hidden": "true"}), ` ${t("needs_reauth")}`);
+}
+
+// ---- adding a mailbox: a password, or a sign-in with Microsoft / Google ----------------
+
+const typeInfo = (key) => state.types.find((x) => x.type === key);
+
+function fillTypes() {
+  const select = $("#add-type");
+  const chosen = select.value;
+  select.replaceChildren(el("option", {value: "", text: t("detect_type")}),
+    ...state.types.map((x) => el("option", {value: x.type, text: x.name[state.lang]})));
+  select.value = chosen;
+  addFormMode();
+}
+
+// Outlook.com: only the sign-in; Microsoft 365 and Gmail: both; the others: the password.
+function addFormMode() {
+  const info = typeInfo($("#add-type").value);
+  const button = $("#add-signin");
+  button.hidden = !info?.oauth;
+  if (info?.oauth) button.textContent = t("signin_with", {issuer: t(info.oauth)});
+  const password = !info || info.password;
+  $("#add-password-box").hidden = !password;
+  $("#add-save").hidden = !password;
+}
+
+function toggleAdd(open) {
+  $("#mb-add").hidden = !open;
+  $("#mb-add-open").setAttribute("aria-expanded", String(open));
+  if (open) $("#add-name").focus();
+}
+
+function addFields() {
+  const values = {};
+  for (const name of ["name", "account", "type", "host", "port", "security"]) {
+    const value = $(`#mb-add [name=${name}]`).value.trim();
+    if (value) values[name] = value;
+  }
+  return values;
+}
+
+// A failure as the server words it: cause and fix, then the type's guide when it has one.
+function problem(node, res) {
+  const guide = res.guide?.length ? [el("ol", {class: "guide"}, ...res.guide.map((line) => el("li", {text: line})))] : [];
+  node.replaceChildren(el("div", {class: "problem", "data-code": res.error || "", text: res.message}), ...guide);
+}
+
+async function savePassword(event) {
+  event.preventDefault();
+  const password = $("#add-password");
+  const body = {...addFields(), password: password.value};
+  password.value = "";
+  const status = $("#mb-status");
+  try {
+    const res = await api("POST", "api/mailboxes", body);
+    if (res.ok) {
+      $("#mb-add").reset();
+      addFormMode();
+      toggleAdd(false);
+      status.textContent = t("saved_pw", {name: res.mailbox.name});
+    } else problem(status, res);
+  } catch (err) { status.textContent = `${t("error")}: ${err.message}`; }
+  await loadMailboxes();
+}
+
+async function startSignIn(body, name, again) {
+  await endSignIn();
+  try {
+    const res = await api("POST", "api/signins", body);
+    state.signin = {id: res.id, again, name};
+    showSignIn(res.signin, name, again);
+    pollSignIn(res.id);
+  } catch (err) { $("#mb-status").textContent = `${t("error")}: ${err.message}`; }
+}
+
+function showSignIn(view, name, again) {
+  const box = $("#signin");
+  box.hidden = false;
+  box.dataset.state = "waiting";
+  box.dataset.flow = view.flow;
+  $("#signin-title").textContent = t(again ? "signin_title_again" : "signin_title", {name});
+  const link = (href, text, css) => el("a", {href, text, class: css, target: "_blank", rel: "noopener noreferrer"});
+  if (view.flow === "device") {
+    $("#signin-body").replaceChildren(
+      el("p", {}, t("device_open"), link(view.verification_uri, view.verification_uri, "signin-link")),
+      el("p", {}, t("device_code"), el("code", {class: "user-code", text: view.user_code})),
+      el("p", {text: t("signin_as", {account: view.account})}));
+  } else {
+    const input = el("input", {id: "signin-pasted", name: "pasted", autocomplete: "off"});
+    $("#signin-body").replaceChildren(
+      el("p", {}, link(view.url, t("google_open"), "btn primary signin-link")),
+      el("p", {text: t("paste_hint", {account: view.account})}),
+      el("form", {id: "signin-paste", class: "paste", onsubmit: pasteAddress},
+        el("label", {for: "signin-pasted", text: t("paste_label")}), input,
+        el("button", {type: "submit", class: "btn", text: t("finish")})));
+  }
+  $("#signin-status").textContent = t("waiting");
+  $("#signin-guide").replaceChildren();
+  $("#signin-close").textContent = t("cancel");
+  box.scrollIntoView({block: "nearest"});
+}
+
+async function pollSignIn(id) {
+  while (state.signin?.id === id) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (state.signin?.id !== id) return;
+    try {
+      const res = await api("GET", `api/signins/${encodeURIComponent(id)}`);
+      if (res.state !== "waiting") signInEnded(id, res);
+    } catch (err) {
+      if (err.status === 404) signInEnded(id, {state: "failed", message: err.message});
+    }
+  }
+}
+
+async function pasteAddress(event) {
+  event.preventDefault();
+  const id = state.signin?.id;
+  const input = $("#signin-pasted");
+  if (!id || !input.value.trim()) return;
+  try {
+    const res = await api("POST", `api/signins/${encodeURIComponent(id)}/paste`, {pasted: input.value.trim()});
+    input.value = "";
+    if (res.state !== "waiting") signInEnded(id, res);
+  } catch (err) { $("#signin-status").textContent = `${t("error")}: ${err.message}`; }
+}
+
+function signInEnded(id, res) {
+  if (state.signin?.id !== id) return;
+  const {again} = state.signin;
+  state.signin = null;
+  const box = $("#signin");
+  box.dataset.state = res.state;
+  $("#signin-body").replaceChildren();
+  $("#signin-close").textContent = t("close");
+  if (res.state === "saved") {
+    $("#signin-status").textContent = t(again ? "saved_again" : "saved_new",
+      {name: res.mailbox.name, account: res.mailbox.account});
+    $("#mb-add").reset();
+    toggleAdd(false);
+    addFormMode();
+  } else problem($("#signin-status"), res);
+  loadMailboxes().catch(() => {});
+}
+
+// Close the panel; a sign-in still waiting is cancelled on the server too.
+async function endSignIn() {
+  const id = state.signin?.id;
+  state.signin = null;
+  $("#signin").hidden = true;
+  if (id) await api("DELETE", `api/signins/${encodeURIComponent(id)}`).catch(() => {});
+}
+
+async function signInNew() {
+  const fields = addFields();
+  await startSignIn(fields, fields.name || "", false);
 }
 
 // On a phone-width window each row is drawn as a block; every cell carries its column's name.
@@ -332,6 +528,7 @@ async function main() {
   const session = await api("GET", "api/session");
   state.csrf = session.csrf;
   state.personas = session.personas;
+  state.types = session.types;
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => show(tab.dataset.view));
   $("#lang").addEventListener("click", () => {
     state.lang = state.lang === "zh" ? "en" : "zh";
@@ -344,11 +541,17 @@ async function main() {
   $("#transcript").addEventListener("click", onCardClick);
   $("#transcript").addEventListener("submit", onCardSubmit);
   $("#mb-refresh").addEventListener("click", loadMailboxes);
+  $("#mb-add-open").addEventListener("click", () => toggleAdd($("#mb-add").hidden));
+  $("#add-type").addEventListener("change", addFormMode);
+  $("#mb-add").addEventListener("submit", savePassword);
+  $("#add-signin").addEventListener("click", signInNew);
+  $("#signin-close").addEventListener("click", endSignIn);
   $("#au-refresh").addEventListener("click", () => turnAuditPage(0));
   $("#au-prev").addEventListener("click", () => turnAuditPage(-1));
   $("#au-next").addEventListener("click", () => turnAuditPage(1));
   applyLang();
   await loadChat();
+  if (location.hash === "#mailboxes") await show("mailboxes");  // back from a sign-in's result page
   document.body.dataset.ready = "true";
 }
 
