@@ -210,3 +210,13 @@ def test_guide_is_a_standard_card_with_link_buttons_only() -> None:
     assert guide_card("zh", "qq")["header"]["title"]["text"] != card["header"]["title"]["text"]
     with pytest.raises(KeyError):
         guide_card("en", "custom")
+
+
+def test_list_rows_say_oauth2_and_the_reauth_command() -> None:
+    from cards.mailbox_list import row_text
+    from cards.templates.build import _sample_mailbox
+    signed_in = _sample_mailbox("Hotmail").model_copy(update={"auth": "oauth2", "type": "outlook"})
+    assert "OAuth2" in row_text(signed_in, 1, "en", confirming=False)
+    assert "reauth" not in row_text(signed_in, 1, "en", confirming=False)
+    lapsed = signed_in.model_copy(update={"auth_state": "needs_reauth"})
+    assert "重新登录 Hotmail" in row_text(lapsed, 1, "zh", confirming=False)
