@@ -43,7 +43,7 @@ class _Cached:
     token: SecretStr
     expires_at: float
     margin_s: float  # refresh this long before expiry: a quarter of its life, 5 minutes at most
-    grant: str  # the secret_token it came from: a new sign-in makes it stale
+    account: str  # whose it is: a mailbox re-added under the same name for another account gets its own
 
 
 class AccessTokens:
@@ -66,7 +66,9 @@ class AccessTokens:
 
     @staticmethod
     def _fresh(cached: _Cached, mailbox: Mailbox) -> bool:
-        return cached.grant == mailbox.secret_token and time.time() < cached.expires_at - cached.margin_s
+        """By expiry only: a rotation or a new sign-in (same account) leaves an issued token valid, and
+        the mailbox the worker holds may be a poll older than the rotation."""
+        return cached.account == mailbox.account and time.time() < cached.expires_at - cached.margin_s
 
     def forget(self, name: str) -> None:
         """The server refused the token (or the grant changed): the next `get` refreshes."""
@@ -74,11 +76,11 @@ class AccessTokens:
 
     def remember(self, mailbox: Mailbox, tokens: TokenSet) -> None:
         """Keep the access token a sign-in just produced (no refresh needed for its first sends)."""
-        self._cache[mailbox.name] = self._entry(tokens, mailbox.secret_token)
+        self._cache[mailbox.name] = self._entry(tokens, mailbox.account)
 
     @staticmethod
-    def _entry(tokens: TokenSet, grant: str) -> _Cached:
-        return _Cached(tokens.access_token, tokens.expires_at, min(300.0, tokens.expires_in / 4), grant)
+    def _entry(tokens: TokenSet, account: str) -> _Cached:
+        return _Cached(tokens.access_token, tokens.expires_at, min(300.0, tokens.expires_in / 4), account)
 
     async def _refresh(self, store: GrantStore, name: str) -> SecretStr:
         deadline = time.monotonic() + LOCK_S + 5
@@ -100,13 +102,11 @@ class AccessTokens:
                     log.warning("mailbox %s: refresh refused (%s); it needs a new sign-in", name, exc.detail)
                     await store.mark_needs_reauth(mailbox, exc)
                     raise
-            grant = mailbox.secret_token
             if tokens.refresh_token is not None and tokens.refresh_token.get_secret_value():
                 if not await store.rotated(mailbox, tokens.refresh_token):
                     raise OAuthError(Text(zh="邮箱在刷新登录时被修改。", en="The mailbox changed while its sign-in was refreshed."),
                                      Text(zh="会自动重试。", en="It is tried again."), temporary=True)
-                grant = (await store.grant(name)).secret_token
-            self._cache[name] = self._entry(tokens, grant)
+            self._cache[name] = self._entry(tokens, mailbox.account)
             return tokens.access_token
         finally:
             try:
