@@ -58,7 +58,6 @@ INTENTS: tuple[Intent, ...] = (
             rf"^(?:edit|change|update|modify)\s*{_MB}\s+(?P<n>[^\s=]+)(?P<rest>(?:\s.*)?)$"),
     _intent("remove", rf"^(?:删除|移除|删掉){_MB}{_N}$", rf"^(?:remove|delete|rm|del)\s*{_MB}{_N}$"),
     _intent("reauth", rf"^(?:重新登录|重新登陆|重新授权|重新认证|再次登录)(?:{_MB})?{_N}$",
-            rf"^(?:给|为)?(?:{_MB})?{_N}(?:重新登录|重新授权)$",
             rf"^(?:reauth(?:orize|orise)?|re-auth|re-?login|re-?sign\s*in)\s*(?:{_MB}\s+)?{_N}$",
             rf"^sign\s*in\s+(?:to\s+)?(?:{_MB}\s+)?{_N}\s+again$", rf"^sign\s*in\s+again\s+(?:(?:to|for)\s+)?(?:{_MB}\s+)?{_N}$"),
     _intent("enable", rf"^(?:启用|激活)(?:{_MB})?{_N}$", rf"^(?:enable|activate)\s*(?:{_MB}\s+)?{_N}$"),
@@ -170,7 +169,7 @@ class Router:
                 if command is not None:
                     return await self._command_over_flow(msg, key, flow, command)
                 if CANCEL.match(compact(msg.text)):
-                    await self.wizard.abandon(flow)
+                    self.wizard.abandon(flow)
                     await self.flows.drop(key)
                     return [*await self.cards.close_forms(msg.sender_staff_id, msg.language),
                             TextReply(CANCELLED(msg.language))]
@@ -181,7 +180,7 @@ class Router:
                 except MailbotError as exc:
                     return [TextReply(exc.message(flow.lang))]
             notes.append(TextReply(EXPIRED(flow.lang).format(minutes=round(self.flows.idle_s / 60))))
-            await self.wizard.abandon(flow)
+            self.wizard.abandon(flow)
             if flow.state in SECRET_STATES:
                 return notes  # that text may be a late secret: never route it anywhere
         return notes + await self._route(msg)
@@ -204,7 +203,7 @@ class Router:
         lang = msg.language
         title = self.wizard.title(flow, lang)
         if name in STARTS_FLOW and (msg.is_admin or not _is_admin_intent(name)):
-            await self.wizard.abandon(flow)
+            self.wizard.abandon(flow)
             await self.flows.drop(key)
             return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg, command)]
         replies = await self._route(msg, command)

@@ -319,7 +319,7 @@ class Wizard:
                               is_admin=True, conversation_id=PRIVATE, conversation_type="single", source=source)
         return await self._advance(msg, self.flows.key(user, PRIVATE), flow, [])
 
-    async def abandon(self, flow: Flow) -> None:
+    def abandon(self, flow: Flow) -> None:
         """The flow is cancelled or replaced: a sign-in it waits for ends too."""
         signin_id = flow.data.get("signin")
         if flow.state == "signin" and signin_id:
