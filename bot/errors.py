@@ -68,6 +68,8 @@ FIELD_LABELS: dict[str, Text] = {
     "port": Text(zh="端口", en="Port"),
     "security": Text(zh="加密方式", en="Security"),
     "rate_per_minute": Text(zh="每分钟发送上限", en="Mails per minute"),
+    "auth": Text(zh="登录方式", en="Sign-in method"),
+    "code": Text(zh="登录后跳转的地址", en="Redirect address"),
 }
 
 

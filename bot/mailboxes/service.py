@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from bot.audit import Actor, AuditLog
-from bot.errors import BasicAuthDisabled, Conflict, FieldError, InvalidInput, NotFound, ReauthNeeded, SmtpError
+from bot.errors import (BasicAuthDisabled, Conflict, FieldError, InvalidInput, NotFound, OAuthTokenRejected,
+                        ReauthNeeded, SmtpError)
 from bot.i18n import Text
 from bot.mailboxes.model import (
     LastCheck,
@@ -460,7 +461,7 @@ class MailboxService:
         failure: SmtpError | None = None
         message_id = None
         try:
-            session = await SmtpSession.open(await self.login(mailbox), self.smtp_timeout)
+            session = await self._open(mailbox)
             async with session:
                 if to:
                     message = build_message(
@@ -489,6 +490,17 @@ class MailboxService:
         if failure is not None:
             raise failure
         return mailbox.model_copy(update={"last_check": check})
+
+    async def _open(self, mailbox: Mailbox) -> SmtpSession:
+        """A logged-in session. An OAuth2 access token the server refuses (revoked before it expired)
+        is refreshed once: a revoked sign-in then turns the mailbox needs_reauth (ReauthNeeded)."""
+        try:
+            return await SmtpSession.open(await self.login(mailbox), self.smtp_timeout)
+        except OAuthTokenRejected:
+            if mailbox.auth != "oauth2":
+                raise
+            self.forget_token(mailbox.name)
+            return await SmtpSession.open(await self.login(mailbox), self.smtp_timeout)
 
     async def reseal_all(self, box: SecretBox) -> int:
         """Re-encrypt every secret with `box`'s primary key in one transaction (key rotation)."""

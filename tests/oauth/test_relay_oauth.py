@@ -16,6 +16,7 @@ import pytest
 from bot.adapters.relay_component import RelayComponent
 from bot.app import App, open_app
 from bot.emulator import OAuthEmulator
+from bot.errors import ReauthNeeded
 from bot.mailboxes.signin import SignIn
 from bot.relay.alerts import LoggingSink
 from bot.secrets import generate_key
@@ -126,3 +127,18 @@ async def test_two_instances_refreshing_at_once_spend_the_refresh_token_once(
             await asyncio.sleep(1.1)
         assert emu.burned_reuse == 0 and emu.refreshes(ACCOUNT) == 6
         assert (await first.mailboxes.get("m365")).auth_state == "ok"
+
+
+async def test_a_login_test_after_the_sign_in_was_revoked_asks_for_a_new_sign_in(
+        tmp_path: Path, emu: OAuthEmulator, xoauth_server: Callable[..., SmtpServer]) -> None:
+    """The cached access token is refused by the server: refreshed once, and the refused refresh turns
+    the mailbox needs_reauth (not 'wrong password')."""
+    server = xoauth_server()
+    async with open_app(relay_settings(tmp_path / "data", **oauth_settings(emu))) as app:
+        await sign_in(app, emu, server=server)
+        await app.mailboxes.test("m365", ADMIN)
+        emu.revoke(ACCOUNT)
+        with pytest.raises(ReauthNeeded) as refused:
+            await app.mailboxes.test("m365", ADMIN)
+        assert "mailbot mailbox reauth m365" in refused.value.message("en")
+        assert (await app.mailboxes.get("m365")).auth_state == "needs_reauth"
