@@ -99,6 +99,14 @@ class ConsoleChat:
             state.expects_secret.add(persona)
         return out + self._replies(conversation, replies)
 
+    async def push(self, replies: list[Reply]) -> None:
+        """Messages nobody typed a line for (a sign-in that finished meanwhile): into the single chat of
+        the persona they are for; the page picks them up when it next reads the transcript."""
+        for reply in replies:
+            to = getattr(reply, "private_to", None)
+            persona = next((name for name, who in PERSONAS.items() if who.staff_id == to), "admin")
+            self._replies(persona, [reply])
+
     def expects_secret(self, conversation: str, persona: str) -> bool:
         """Whether the page should take the next message as a password (no echo, no autocomplete)."""
         return persona in self._conversation(conversation).expects_secret

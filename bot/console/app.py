@@ -137,6 +137,7 @@ class Console:
         self.services = services
         self.access = access
         self.chat = ConsoleChat(services.router.handle, services.router.cards.handle)
+        services.router.pushes["console"] = self.chat.push  # a chat sign-in's outcome, told when it ends
         self.signins = ConsoleSignIns(services.app.signins, ACTOR)
         self.closing = asyncio.Event()
 

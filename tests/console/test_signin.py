@@ -192,3 +192,17 @@ async def test_gmail_by_pasting_the_redirect_address(served: Served, page: Page,
     await shot(page, "27-gmail-pasted")
     assert (await served.app.mailboxes.get("gmail")).auth == "oauth2"
     await assert_no_secret(page, emu)
+
+
+async def test_a_sign_in_started_in_the_console_chat_tells_its_outcome_without_a_reload(
+        served: Served, page: Page, emu: OAuthEmulator, smtp: SmtpServer) -> None:
+    await open_console(page, served)
+    await page.fill("#message", f"新建邮箱 名称=outlook 账号={OUTLOOK} 类型=outlook 服务器=127.0.0.1 "
+                                f"端口={smtp.port} 加密=starttls")
+    await page.press("#message", "Enter")
+    code = await emu.wait_device_code()
+    await expect(page.locator("#transcript")).to_contain_text(code)
+    emu.approve(code, OUTLOOK)
+    await expect(page.locator("#transcript li.msg.bot").last).to_contain_text("已保存", timeout=15_000)
+    assert (await served.app.mailboxes.get("outlook")).auth == "oauth2"
+    await assert_no_secret(page, emu)

@@ -62,7 +62,7 @@ const I18N = {
 };
 
 const state = {csrf: "", personas: {}, types: [], signin: null, lang: localStorage.getItem("mailbot.lang") || "zh",
-  view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null,
+  view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null, lastEntry: 0,
   audit: {cursors: [null], next: null}};  // audit paging: the `before` cursor of each page shown so far
 const $ = (sel, root = document) => root.querySelector(sel);
 const t = (key, vars = {}) => (I18N[state.lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
@@ -121,6 +121,10 @@ function entryNode(entry) {
 function showEntries(entries) {
   const list = $("#transcript");
   for (const entry of entries) {
+    if (entry.id !== undefined) {
+      if (entry.id <= state.lastEntry) continue;  // already shown (the poll below and a reply can overlap)
+      state.lastEntry = entry.id;
+    }
     if (entry.kind === "card_update") {
       const old = document.getElementById(`card-${entry.card_id}`);
       if (old) { old.querySelector(".card-wrap").innerHTML = entry.html; continue; }
@@ -137,6 +141,7 @@ function note(text) {
 async function loadChat() {
   $("#persona-box").hidden = state.conversation !== "group";
   $("#transcript").replaceChildren();
+  state.lastEntry = 0;
   setSecret(false);
   showEntries((await api("GET", `api/chat/${state.conversation}`)).entries);
 }
@@ -551,6 +556,11 @@ async function main() {
   $("#au-next").addEventListener("click", () => turnAuditPage(1));
   applyLang();
   await loadChat();
+  // What the bot says unprompted (a chat sign-in that finished) shows up without a reload.
+  setInterval(async () => {
+    if (state.view !== "chat" || document.hidden) return;
+    try { showEntries((await api("GET", `api/chat/${state.conversation}`)).entries); } catch { /* next time */ }
+  }, 2000);
   if (location.hash === "#mailboxes") await show("mailboxes");  // back from a sign-in's result page
   document.body.dataset.ready = "true";
 }
