@@ -475,6 +475,8 @@ class Wizard:
             return [self._failure(exc, flow.data.get("type"), lang, choices=True)]
         flow.state = "signin"
         flow.data["signin"] = signin.id
+        if signin.device is not None:  # the dialog lives as long as the code, even when that is longer than idle
+            flow.data["wait_until"] = signin.device.expires_at
         user = msg.sender_staff_id
         how = TextReply("\n".join([*notes, signin.instructions(lang)]), expects_secret=signin.code is not None)
         try:

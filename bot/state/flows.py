@@ -99,7 +99,7 @@ class Flows:
             if raw is None:
                 continue
             flow = Flow.load(raw)
-            if self.clock() - flow.touched > self.idle_s:
+            if self.clock() - flow.touched > self.idle_s and self.clock() > float(flow.data.get("wait_until", 0)):
                 await self._table.put_if(key, None, raw)  # lost: another instance already moved it on or dropped it
                 return Loaded(key, flow, expired=True)
             return Loaded(key, flow)

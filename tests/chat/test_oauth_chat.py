@@ -246,3 +246,28 @@ async def test_form_card_starts_the_sign_in_in_the_single_chat(
     assert (await bot.app.mailboxes.get("hotmail")).auth == "oauth2"
     assert code not in json.dumps(bot.emu.cards, ensure_ascii=False)
     no_tokens(bot, oauth, caplog)
+
+
+async def test_the_dialog_waits_as_long_as_the_device_code_lives(
+        emu: DingTalkEmulator, oauth: OAuthEmulator, data_dir: Path, server: SmtpServer) -> None:
+    """Dialogs expire after MAILBOT_WIZARD_IDLE_S of silence (here 1 s); one waiting for a device
+    sign-in lives as long as Microsoft's code (15 minutes), so asking meanwhile does not end it."""
+    settings = stream_settings(data_dir, emu, card_template_mailbox_form=FORM_ID, **oauth_settings(oauth))
+    async with open_app(settings) as app:
+        router = Router(app, idle_s=1.0)
+        adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
+        router.pushes["dingtalk"] = adapter.send_private
+        await adapter.start()
+        await emu.wait_connected(1)
+        bot = Bot(emu, adapter, router, app)
+        try:
+            await bot.say(new_mailbox(server, "hotmail", OUTLOOK, "outlook"))
+            code = await oauth.wait_device_code()
+            await asyncio.sleep(1.5)
+            await bot.say("好了吗")
+            assert "还在等你登录" in bot.replies()[-1] and code in bot.replies()[-1]
+            oauth.approve(code, OUTLOOK)
+            assert "hotmail" in await bot.wait_pushed("✅")
+        finally:
+            await router.close()
+            await adapter.stop()
