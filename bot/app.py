@@ -15,6 +15,7 @@ from bot.mailboxes import MailboxService
 from bot.mailboxes.signin import SignIns
 from bot.oauth import OAuthClient
 from bot.relay.service import RelayService
+from bot.rules import RuleService
 from bot.secrets import SecretBox
 from bot.storage import Storage, open_storage
 
@@ -27,6 +28,7 @@ class App:
     mailboxes: MailboxService
     relay: RelayService  # one per App: the chat commands, the CLI and the API share its counters
     signins: SignIns  # OAuth2 sign-ins in progress in this process (chat, cards, console, CLI)
+    rules: RuleService  # approval notification rules (DingTalk approval events → mail)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
 
     @property
@@ -51,7 +53,8 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
                              max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s,
                              owner=owner, lease_s=s.relay_lease_s)
         app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay,
-                  signins=SignIns(service), run_id=run_id)
+                  signins=SignIns(service), rules=RuleService(storage, service, relay.templates, service.audit),
+                  run_id=run_id)
         try:
             yield app
         finally:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     dingtalk_openapi_endpoint: str = Field(
         "https://api.dingtalk.com", validation_alias=AliasChoices("DINGTALK_OPENAPI_ENDPOINT")
     )
+    # approval events (issue 15): the older OpenAPI host that serves the contacts API (user e-mail)
+    dingtalk_oapi_endpoint: str = Field(
+        "https://oapi.dingtalk.com", validation_alias=AliasChoices("DINGTALK_OAPI_ENDPOINT")
+    )
     # chat (issue 5)
     wizard_idle_s: float = Field(600.0, gt=0)
     dingtalk_reconnect_s: float = Field(1.0, ge=0)

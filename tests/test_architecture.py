@@ -25,6 +25,7 @@ TABLE_OPENERS = frozenset({
     "bot.relay.outbox",
     "bot.relay.templates",
     "bot.relay.tokens",
+    "bot.rules.service",
     "bot.state.admins",
     "bot.state.card_records",
     "bot.state.claims",
@@ -36,7 +37,7 @@ OPENER_METHODS = frozenset({"table", "queue"})
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.errors", "bot.i18n", "bot.config", "bot.display", "bot.providers", "bot.storage"),
     ("bot.guides", "bot.smtp", "bot.oauth", "bot.secrets", "bot.audit", "bot.mailboxes", "bot.state",
-     "bot.relay", "bot.app"),
+     "bot.relay", "bot.rules", "bot.app"),
     ("bot.chat",),
     ("bot.adapters", "bot.console", "bot.emulator"),
     ("bot.cli", "bot.__main__"),
