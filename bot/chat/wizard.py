@@ -297,7 +297,10 @@ class Wizard:
         return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, notes)
 
     async def start_secret_change(self, msg: IncomingMessage, name: str, lang: str) -> list[Reply]:
+        """A new password; an OAuth2 mailbox has none to type, so it signs in again instead."""
         mailbox = await self.app.mailboxes.get(name)
+        if mailbox.auth == "oauth2":
+            return await self.start_reauth(msg, name, lang)
         flow = Flow(kind="edit_secret", state="", lang=lang, data={"name": mailbox.name, "type": mailbox.type},
                     touched=0, origin=msg.conversation_id)
         return await self._advance(msg, self.flows.key(msg.sender_staff_id, msg.conversation_id), flow, [])
