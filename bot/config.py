@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import FieldError, InvalidInput
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
     oauth_google_client_secret: SecretStr | None = None  # an installed app's "secret" (Google requires it)
     oauth_google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     oauth_google_token_url: str = "https://oauth2.googleapis.com/token"
+    # provider detection (issue 16): IP[:PORT] ([IPv6]:PORT) of the DNS server for MX lookups; unset, the system's
+    dns_server: str | None = None
     # console (issue 8): required to serve the web console on a non-loopback address
     console_token: SecretStr | None = None
 
@@ -70,9 +73,43 @@ class Settings(BaseSettings):
     card_template_mailbox_list: str | None = None
     card_template_alert: str | None = None
 
+    @field_validator("dns_server")
+    @classmethod
+    def _dns_server_format(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # MAILBOT_DNS_SERVER= (blank) means the system's resolver, as unset
+        dns_server_address(value)
+        return value.strip()
+
     @property
     def admin_ids(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.admins.split(",") if part.strip())
+
+
+def dns_server_address(value: str) -> tuple[str, int]:
+    """(ip, port) of MAILBOT_DNS_SERVER: `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 when left out). An IP, not a
+    name: the resolver cannot resolve its own server's name. ValueError says what is wrong (without the value, as
+    every settings error)."""
+    text = value.strip()
+    port_text: str | None = None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError("expected [IPv6]:PORT, e.g. [::1]:5353")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host = text  # IPv4, or a bare IPv6 address
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError("not an IP address; expected IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353") from None
+    if port_text is None:
+        return str(ip), 53
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return str(ip), int(port_text)
 
 
 def load_settings() -> Settings:
