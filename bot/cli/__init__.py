@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from bot.cli import common
 
 COMMAND_MODULES = ("providers", "mailbox", "secrets", "audit", "guide", "run", "shell", "token", "template", "send", "outbox",
-                   "store", "rule")
+                   "store", "detect", "rule")
 
 
 def build_parser() -> argparse.ArgumentParser:
