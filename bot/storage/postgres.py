@@ -375,18 +375,20 @@ class PostgresQueue(PostgresTable, Queue):
         async def body(conn: asyncpg.Connection) -> list[asyncpg.Record]:
             now = time.time()
             patch = json.dumps({"lease": now + lease_s, "owner": owner}, ensure_ascii=False)
-            async with conn.transaction():
-                rows = await conn.fetch(
-                    f"""WITH picked AS (
-                            SELECT key FROM mailbot_docs WHERE {self._FREE}
-                            ORDER BY due, seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+            # One statement (its own transaction): the claim, and the version bump when it took any.
+            return await conn.fetch(
+                f"""WITH picked AS (
+                        SELECT key FROM mailbot_docs WHERE {self._FREE}
+                        ORDER BY due, seq LIMIT $4 FOR UPDATE SKIP LOCKED),
+                    taken AS (
                         UPDATE mailbot_docs AS d SET value = d.value || $5::jsonb
                         FROM picked WHERE d.tbl = $1 AND d.key = picked.key
-                        RETURNING d.key, d.value, d.due, d.seq""",
-                    self.name, float(until), now, int(limit), patch)
-                if rows:
-                    await conn.execute(_BUMP, [self.name])
-            return rows
+                        RETURNING d.key, d.value, d.due, d.seq),
+                    bump AS (
+                        INSERT INTO mailbot_versions AS x (tbl, v) SELECT $1, 1 WHERE EXISTS (SELECT FROM taken)
+                        ON CONFLICT (tbl) DO UPDATE SET v = x.v + 1)
+                    SELECT key, value, due, seq FROM taken""",
+                self.name, float(until), now, int(limit), patch)
 
         await self._ensure_indexes()
         rows = await self.storage.call(self.name, body)
