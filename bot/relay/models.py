@@ -13,6 +13,7 @@ from bot.i18n import Text
 
 Status = Literal["queued", "sending", "retrying", "sent", "failed"]
 STATUSES: tuple[str, ...] = ("queued", "sending", "retrying", "sent", "failed")
+Via = Literal["http", "smtp", "approval"]
 
 
 class AttachmentIn(BaseModel):
@@ -97,9 +98,10 @@ class MailRecord(BaseModel):
     message_id: str
     token: str | None = None
     idempotency_key: str | None = None
+    via: Via = "http"  # the door it came in by: the HTTP API, SMTP submission, a DingTalk approval event
 
     def view(self) -> dict[str, Any]:
         """The API's view of a mail (GET /v1/mails/{id})."""
         return self.model_dump(mode="json", include={
             "id", "status", "mailbox", "to", "subject", "attempts", "last_error",
-            "created_at", "sent_at", "message_id"})
+            "created_at", "sent_at", "message_id", "via"})

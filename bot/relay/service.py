@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from bot.i18n import Text
 from bot.mailboxes import MailboxService
 from bot.mailboxes.model import Mailbox
 from bot.relay.metrics import Metrics
-from bot.relay.models import Content, InlineTemplate, MailRecord, MailRequest
+from bot.relay.models import Content, InlineTemplate, MailRecord, MailRequest, Via
 from bot.relay.outbox import Outbox, now
 from bot.relay.templates import Renderer, TemplateStore
 from bot.relay.tokens import TokenInfo, TokenStore
@@ -252,32 +252,64 @@ class RelayService:
         if req.idempotency_key is None:
             record = await self._enqueue(req, mailbox, draft, message_id, content, token, None)
         else:
-            idem_key = idempotency_slot(token.name if token else None, req.idempotency_key)
-            digest = body_hash(req)
-            entry = self._key_locks.setdefault(idem_key, [asyncio.Lock(), 0])
-            entry[1] += 1
-            try:
-                async with entry[0]:  # only requests with the same key in this process wait for each other
-                    claimed = await self._reserve_key(idem_key, digest)
-                    if isinstance(claimed, MailRecord):
-                        return claimed, False
-                    try:
-                        record = await self._enqueue(req, mailbox, draft, message_id, content, token,
-                                                     (idem_key, claimed))
-                    except Exception:
-                        # The client gets no 202: free the key for its retry unless the mail landed
-                        # after all (best effort; a reservation left behind is taken over once it is
-                        # RESERVED_S old).
-                        with contextlib.suppress(Exception):
-                            if await self.outbox.get(claimed["id"]) is None:
-                                await self.outbox.idempotency.put_if(idem_key, None, claimed)
-                        raise
-            finally:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    self._key_locks.pop(idem_key, None)
+            record, new = await self._once(
+                idempotency_slot(token.name if token else None, req.idempotency_key), body_hash(req),
+                lambda key: self._enqueue(req, mailbox, draft, message_id, content, token, key))
+            if not new:
+                return record, False
         self.metrics.accepted += 1
         return record, True
+
+    async def enqueue_built(self, mailbox: Mailbox, content: Content, *, to: list[str], cc: list[str],
+                            subject: str, message_id: str, token: TokenInfo | None, via: Via,
+                            idempotency_key: str | None = None, digest: str = "") -> tuple[MailRecord, bool]:
+        """Enqueue a message built elsewhere (SMTP submission: the tool's own bytes) for `mailbox`,
+        with submit's idempotency (the key per token; `digest` tells a resend from another mail) and
+        its one durable write. Durable when this returns; (record, False) when the key named a mail."""
+        stamp = now()
+
+        async def enqueue(key: tuple[str, dict[str, Any]] | None) -> MailRecord:
+            record = MailRecord(id=key[1]["id"] if key else uuid.uuid4().hex, mailbox=mailbox.name,
+                                account=mailbox.account, to=to, cc=cc, subject=subject, created_at=stamp,
+                                queued_at=stamp, message_id=message_id, token=token.name if token else None,
+                                idempotency_key=idempotency_key, via=via)
+            await self.outbox.add(record, content, key)
+            return record
+
+        if idempotency_key is None:
+            record = await enqueue(None)
+        else:
+            record, new = await self._once(idempotency_slot(token.name if token else None, idempotency_key),
+                                           digest, enqueue)
+            if not new:
+                return record, False
+        self.metrics.accepted += 1
+        return record, True
+
+    async def _once(self, idem_key: str, digest: str,
+                    enqueue: Callable[[tuple[str, dict[str, Any]]], Awaitable[MailRecord]]) -> tuple[MailRecord, bool]:
+        """Enqueue under an idempotency key: (the new record, True), or (the mail the key named, False)."""
+        entry = self._key_locks.setdefault(idem_key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:  # only requests with the same key in this process wait for each other
+                claimed = await self._reserve_key(idem_key, digest)
+                if isinstance(claimed, MailRecord):
+                    return claimed, False
+                try:
+                    return await enqueue((idem_key, claimed)), True
+                except Exception:
+                    # The client gets no 202: free the key for its retry unless the mail landed
+                    # after all (best effort; a reservation left behind is taken over once it is
+                    # RESERVED_S old).
+                    with contextlib.suppress(Exception):
+                        if await self.outbox.get(claimed["id"]) is None:
+                            await self.outbox.idempotency.put_if(idem_key, None, claimed)
+                    raise
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._key_locks.pop(idem_key, None)
 
     async def _reserve_key(self, idem_key: str, digest: str) -> dict[str, Any] | MailRecord:
         """Take the idempotency key for a new mail (compare-and-set, so instances sharing the store
