@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     oauth_google_token_url: str = "https://oauth2.googleapis.com/token"
     # provider detection (issue 16): IP[:PORT] ([IPv6]:PORT) of the DNS server for MX lookups; unset, the system's
     dns_server: str | None = None
+    # SMTP submission door (issue 15): tools that only speak SMTP log in with a relay token; port 0 turns it off.
+    # Off loopback it needs STARTTLS (cert and key, PEM files): AUTH is never taken in the clear there.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(8587, ge=0, le=65535)
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
     # console (issue 8): required to serve the web console on a non-loopback address
     console_token: SecretStr | None = None
 
