@@ -57,7 +57,7 @@ class SmtpSession:
             use_tls=server.security == "ssl",
             start_tls=server.security == "starttls",
             timeout=timeout,
-            tls_context=tls_context(),
+            tls_context=tls_context() if server.security != "none" else None,  # no CA store read for plain SMTP
         )
 
     def __repr__(self) -> str:
