@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.audit import AuditLog
 from bot.config import Settings
 from bot.mailboxes import MailboxService
+from bot.mailboxes.detect import Detector
 from bot.mailboxes.signin import SignIns
 from bot.oauth import OAuthClient
 from bot.relay.service import RelayService
@@ -44,7 +45,8 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         box = await SecretBox.open(storage, settings.data_dir, settings.secret_key,
                                 shared=settings.database_url is not None)
         oauth = OAuthClient(settings)
-        service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s, oauth=oauth)
+        service = MailboxService(storage, box, smtp_timeout=settings.smtp_timeout_s, oauth=oauth,
+                                 detector=Detector.from_settings(settings))
         s = settings
         run_id = uuid.uuid4().hex
         # The embedded store has one `mailbot run` (run.lock): its leases are its own after a restart.

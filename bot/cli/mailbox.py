@@ -132,14 +132,22 @@ def _print_saved(mailbox: Mailbox, warnings: list[Any], verified: bool, lang: st
 
 async def _add(args: argparse.Namespace) -> int:
     lang = _lang(args)
+    data = {"name": args.name, "account": args.account, **_server_changes(args)}
+    detected = None
+    if not data.get("type") and not data.get("host"):  # the provider from the domain (MX), said on stderr
+        async with open_app(load_settings()) as app:
+            detected = await app.mailboxes.propose_type(data)
+    if detected is not None:
+        data["type"] = detected.type
+        if detected.mx:  # a public domain needs no saying
+            print(("类型按域名判断：" if lang == "zh" else "Type from the domain: ") + detected.reason(lang)
+                  + ("（用 --type 可改）" if lang == "zh" else " (--type overrides)"), file=sys.stderr)
     if args.oauth:
         if args.password_stdin or args.no_verify:
             return fail("--oauth signs in instead of a password, and always checks the login: drop --password-stdin "
                         "and --no-verify." if lang == "en" else "--oauth 用登录代替密码，且总会验证登录：请去掉 --password-stdin 和 --no-verify。", 2)
-        data = {"name": args.name, "account": args.account, **_server_changes(args)}
         return await sign_in(lang, data=data)
     secret = _read_secret(args, "Password / authorization code: ")
-    data = {"name": args.name, "account": args.account, **_server_changes(args)}
     async with open_app(load_settings()) as app:
         try:
             result = await app.mailboxes.add(data, secret, cli_actor(), verify=not args.no_verify)

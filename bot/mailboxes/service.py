@@ -29,6 +29,7 @@ from bot.mailboxes.model import (
     parse_spec,
     resolve,
 )
+from bot.mailboxes.detect import Detection, Detector
 from bot.mailboxes.tokens import AccessTokens
 from bot.oauth import OAuthClient, TokenSet
 from bot.providers import get_provider
@@ -89,7 +90,7 @@ def _changed(name: str) -> Conflict:
 
 class MailboxService:
     def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0,
-                 oauth: OAuthClient | None = None) -> None:
+                 oauth: OAuthClient | None = None, detector: Detector | None = None) -> None:
         self._table = storage.table("mailboxes")
         self._box = box
         self.audit = AuditLog(storage)
@@ -97,6 +98,7 @@ class MailboxService:
         self._lock = asyncio.Lock()
         self.oauth = oauth
         self.tokens = AccessTokens(storage, oauth) if oauth is not None else None
+        self.detector = detector
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -206,6 +208,14 @@ class MailboxService:
                 return
 
     # ---- validation ----------------------------------------------------------------------
+
+    async def propose_type(self, data: dict[str, Any]) -> Detection | None:
+        """The provider of an address whose type (or custom host) was not given, from the catalog's
+        public domains or its domain's MX, with the reason; None: ask. Never waits more than ~2 s."""
+        account = str(data.get("account") or "").strip()
+        if data.get("type") or data.get("host") or "@" not in account or self.detector is None:
+            return None
+        return await self.detector.detect(account)
 
     def validate(self, data: dict[str, Any], secret: SecretStr | None) -> tuple[MailboxSpec, Resolved, SecretStr]:
         """Check a submission without touching storage; InvalidInput lists every bad field."""
