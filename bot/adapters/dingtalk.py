@@ -23,7 +23,8 @@ from urllib.parse import quote_plus
 
 import aiohttp
 import websockets
-from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential, DingTalkStreamClient
+from dingtalk_stream import (AckMessage, CallbackHandler, CallbackMessage, ChatbotMessage, Credential,
+                             DingTalkStreamClient, EventHandler, EventMessage)
 from dingtalk_stream.version import VERSION_STRING
 
 from bot.chat.cards import CallbackResult
@@ -37,6 +38,7 @@ log = logging.getLogger("mailbot.dingtalk")
 
 Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 OnCard = Callable[[dict[str, Any]], Awaitable[CallbackResult]]
+OnEvent = Callable[[str, str, dict[str, Any]], Awaitable[bool]]  # (eventType, eventId, data) → done (else: later)
 CARD_TOPIC = "/v1.0/card/instances/callback"
 CARD_CREATE_PATH = "/v1.0/card/instances/createAndDeliver"
 CARD_UPDATE_PATH = "/v1.0/card/instances"
@@ -120,9 +122,10 @@ class OpenApi:
         secret = self.settings.dingtalk_client_secret
         return self.settings.dingtalk_client_id or "", secret.get_secret_value() if secret else ""
 
-    async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None,
-                    method: str = "POST") -> Any:
-        async with self.http.request(method, self.endpoint + path, json=body, headers=headers) as response:
+    async def _post(self, path: str, body: dict[str, Any] | None, headers: dict[str, str] | None = None,
+                    method: str = "POST", params: dict[str, str] | None = None) -> Any:
+        async with self.http.request(method, self.endpoint + path, json=body, headers=headers,
+                                     params=params) as response:
             answer = await response.json(content_type=None)
             if response.status >= 400:
                 answer = answer if isinstance(answer, dict) else {}
@@ -136,6 +139,10 @@ class OpenApi:
             "ua": f"mailbot dingtalk-sdk-python/v{VERSION_STRING} Python/{platform.python_version()}", "localIp": "",
         })
 
+    def forget_token(self) -> None:
+        """DingTalk rejected the cached token (an oapi call's errcode says so): fetch a new one next time."""
+        self._token = None
+
     async def token(self) -> str:
         async with self._lock:
             if self._token is None or time.monotonic() >= self._token[1]:
@@ -145,16 +152,17 @@ class OpenApi:
                 self._token = (answer["accessToken"], time.monotonic() + lifetime)
             return self._token[0]
 
-    async def call(self, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+    async def call(self, path: str, body: dict[str, Any] | None, method: str = "POST",
+                   params: dict[str, str] | None = None) -> Any:
         """An authenticated call; a rejected token is dropped and the call retried once."""
         for attempt in (1, 2):
             token = await self.token()
             try:
-                return await self._post(path, body, {TOKEN_HEADER: token}, method)
+                return await self._post(path, body, {TOKEN_HEADER: token}, method, params)
             except DingTalkApiError as exc:
                 if exc.code != "InvalidAuthentication" or attempt == 2:
                     raise
-                self._token = None
+                self.forget_token()
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -277,6 +285,36 @@ class _CardFrames(CallbackHandler):
             self._follow_up(result)
 
 
+class _EventFrames(EventHandler):
+    """SDK handler for EVENT frames (DingTalk's event subscriptions, e.g. approvals).
+
+    The SDK's own `raw_process` (0.24.3) echoes the event's data back as the ACK data, but the
+    protocol asks for `{"status": "SUCCESS" | "LATER", "message"}` there (developerpedia
+    docs/learn/stream/protocol.md), and the official Go SDK sends exactly that, with code 500 for
+    LATER. So the ACK is built here. LATER makes DingTalk push the event again later."""
+
+    def __init__(self, on_event: OnEvent) -> None:
+        super().__init__()
+        self.logger = log
+        self._on_event = on_event
+
+    async def raw_process(self, event_message: EventMessage) -> AckMessage:
+        headers = event_message.headers
+        data = event_message.data if isinstance(event_message.data, dict) else {}
+        try:
+            done = await self._on_event(headers.event_type or "", headers.event_id or "", data)
+        except Exception:  # noqa: BLE001 - a bug must not lose the event: DingTalk retries it
+            log.exception("event %s (%s) failed", headers.event_id, headers.event_type)
+            done = False
+        ack = AckMessage()
+        ack.code = AckMessage.STATUS_OK if done else AckMessage.STATUS_SYSTEM_EXCEPTION
+        ack.headers.message_id = headers.message_id
+        ack.headers.content_type = "application/json"
+        ack.message = "OK" if done else "later"
+        ack.data = {"status": "SUCCESS", "message": "success"} if done else {"status": "LATER", "message": "later"}
+        return ack
+
+
 # Why DingTalk refused a card, and what the admin does about it (codes from DingTalk's API docs and
 # reports of real answers); anything else gets the general advice.
 CARD_REFUSALS: dict[str, Text] = {
@@ -322,6 +360,7 @@ class MailbotStreamClient(DingTalkStreamClient):
         self.settings = settings
         self.api = api
         self.connected = asyncio.Event()
+        self._events: set[asyncio.Task[None]] = set()  # EVENT frames being handled, off the read loop
 
     def _subscriptions(self) -> list[dict[str, str]]:
         topics = [{"type": "EVENT", "topic": "*"}] if self._is_event_required else []
@@ -353,6 +392,9 @@ class MailbotStreamClient(DingTalkStreamClient):
             async for raw in websocket:
                 try:
                     frame = json.loads(raw)
+                    if frame.get("type") == EventMessage.TYPE:  # may call DingTalk's APIs: chat frames keep flowing
+                        self._spawn_event(frame)
+                        continue
                     try:
                         disconnect = await self.route_message(frame) == self.TAG_DISCONNECT  # ACK sent in here
                     finally:  # also when the ACK could not be sent: the admin's submit is acted on once
@@ -364,16 +406,37 @@ class MailbotStreamClient(DingTalkStreamClient):
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     log.warning("dropped a malformed frame: %s", type(exc).__name__)
 
+    def _spawn_event(self, frame: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._event(frame))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    async def _event(self, frame: dict[str, Any]) -> None:
+        """Handle one EVENT frame and send its ACK; a lost connection leaves it unACKed (DingTalk pushes it again)."""
+        try:
+            await self.route_message(frame)
+        except (OSError, websockets.exceptions.WebSocketException, ValueError, KeyError, TypeError) as exc:
+            log.warning("event frame not acknowledged: %s", type(exc).__name__)
+
+    async def stop_events(self) -> None:
+        for task in list(self._events):
+            task.cancel()
+        await asyncio.gather(*self._events, return_exceptions=True)
+
 
 class DingTalkAdapter:
     """A run-loop component: Stream connection in, replies out, messages through `handle`."""
 
     name = "dingtalk"
 
-    def __init__(self, settings: Settings, handle: Handle, on_card: OnCard | None = None) -> None:
+    def __init__(self, settings: Settings, handle: Handle, on_card: OnCard | None = None,
+                 events: Callable[[OpenApi], OnEvent] | None = None) -> None:
+        """`events`: given this adapter's OpenAPI client, the handler of EVENT frames; with it the
+        connection subscribes to events (DingTalk pushes the types chosen in the developer console)."""
         self.settings = settings
         self.handle = handle
         self.on_card = on_card
+        self.events = events
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._queues: dict[str, asyncio.Queue[tuple[IncomingMessage, ReplyTarget]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
@@ -392,6 +455,8 @@ class DingTalkAdapter:
         self.client.register_callback_handler(ChatbotMessage.TOPIC, _ChatFrames(self._accept))
         if self.on_card is not None:
             self.client.register_callback_handler(CARD_TOPIC, _CardFrames(self.on_card, self._card_follow_up))
+        if self.events is not None:
+            self.client.register_all_event_handler(_EventFrames(self.events(self.api)))
         self._task = asyncio.create_task(self.client.start(), name="dingtalk-stream")
 
     async def stop(self) -> None:
@@ -399,6 +464,8 @@ class DingTalkAdapter:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.client is not None:
+            await self.client.stop_events()
         if self._http is not None:
             await self._http.close()
 

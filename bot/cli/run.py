@@ -24,13 +24,14 @@ from typing import Protocol
 
 from bot.adapters.dingtalk import DingTalkAdapter
 from bot.adapters.shell import ShellAdapter
+from bot.adapters.workflow import approval_events
 from bot.app import App, open_app
 from bot.chat.router import Router
 from bot.cli.common import cli_lang
 from bot.config import Settings, load_settings
 from bot.errors import MailbotError
 from bot.i18n import Text
-from bot.relay.alerts import Alert
+from bot.relay.alerts import Alert, NotifySink
 from bot.storage.lock import run_lock
 
 
@@ -72,11 +73,13 @@ class Runtime:
 
 def dingtalk(runtime: Runtime) -> Component | None:
     """Stream mode when DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET are both set. What a chat
-    sign-in says when it ends goes to the admin's single chat the way alerts do (send_private)."""
+    sign-in says when it ends goes to the admin's single chat the way alerts do (send_private).
+    Approval events (EVENT frames) go to the notification rules; what they cannot send is an alert."""
     s = runtime.settings
     if not (s.dingtalk_client_id and s.dingtalk_client_secret):
         return None
-    adapter = DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle)
+    adapter = DingTalkAdapter(s, runtime.router.handle, runtime.router.cards.handle,
+                              events=approval_events(runtime.app, NotifySink(runtime.alert, runtime.app.storage)))
     runtime.router.pushes["dingtalk"] = adapter.send_private
     return adapter
 

@@ -32,6 +32,16 @@ def frame(frame_type: str, topic: str, data: dict[str, Any], *, app_id: str) -> 
     }
 
 
+def event_frame(event_type: str, event_id: str, data: dict[str, Any], *, app_id: str, corp_id: str) -> dict[str, Any]:
+    """An EVENT frame: the event's identity travels in the headers (eventType, eventId, eventCorpId,
+    eventBornTime, eventUnifiedAppId), its data as a JSON string (CONFIRMED, developerpedia
+    docs/learn/stream/protocol.md). ASSUMED: topic "*", as in that page's event example."""
+    pushed = frame("EVENT", "*", data, app_id=app_id)
+    pushed["headers"].update({"eventType": event_type, "eventId": event_id, "eventCorpId": corp_id,
+                              "eventBornTime": str(now_ms()), "eventUnifiedAppId": app_id})
+    return pushed
+
+
 def chat_data(
     *,
     text: str,

@@ -87,3 +87,12 @@ class ChatPush:
     message_id: str
     msg_id: str
     frame: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventPush:
+    """What `send_event` pushed: keep `frame` to redeliver it (same eventId) with `resend`."""
+
+    message_id: str
+    event_id: str
+    frame: dict[str, Any]

@@ -22,6 +22,7 @@ from bot.emulator.frames import (
     CHAT_TOPIC,
     card_callback_data,
     chat_data,
+    event_frame,
     new_message_id,
 )
 from bot.emulator.models import (
@@ -30,6 +31,7 @@ from bot.emulator.models import (
     CardInstance,
     ChatPush,
     EmulatorError,
+    EventPush,
     RobotMessage,
     WebhookMessage,
     now_ms,
@@ -37,6 +39,7 @@ from bot.emulator.models import (
 from bot.emulator.robots import RobotApi
 from bot.emulator.stream import StreamHub
 from bot.emulator.webhooks import SessionWebhooks
+from bot.emulator.workflow import Instance, WorkflowApi
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 _PUBLIC_PATHS = {"/v1.0/gateway/connections/open", "/v1.0/oauth2/accessToken"}
@@ -81,6 +84,7 @@ class DingTalkEmulator:
         self._webhooks = SessionWebhooks()
         self._robots = RobotApi(robot_code=client_id)  # an internal app's robotCode is its AppKey
         self._cards = CardStore()
+        self.workflow = WorkflowApi()  # approval instances and members (set refuse_instances / refuse_users)
         self._tokens: set[str] = set()
         self._runner: web.AppRunner | None = None
 
@@ -97,6 +101,8 @@ class DingTalkEmulator:
             web.post("/v1.0/robot/groupMessages/send", self._json_api(self._robots.group_send)),
             web.post("/v1.0/card/instances/createAndDeliver", self._json_api(self._create_card)),
             web.put("/v1.0/card/instances", self._json_api(self._cards.update)),
+            web.get("/v1.0/workflow/processInstances", self._process_instance),
+            web.post("/topapi/v2/user/get", self._user_get),
         ])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -136,7 +142,10 @@ class DingTalkEmulator:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if TOKEN_HEADER in headers:
             headers[TOKEN_HEADER] = "***"
-        call = Call(request.method, request.path, dict(request.query), headers, body)
+        query = dict(request.query)
+        if "access_token" in query:  # the oapi (topapi) style puts the token in the query
+            query["access_token"] = "***"
+        call = Call(request.method, request.path, query, headers, body)
         self.calls.append(call)
         try:
             if request.path.startswith("/v1.0/") and request.path not in _PUBLIC_PATHS:
@@ -196,6 +205,16 @@ class DingTalkEmulator:
         if self.refuse_cards is not None:
             raise ApiError(*self.refuse_cards, self.refuse_cards[1])
         return self._cards.create_and_deliver(body, fail=self.fail_deliveries)
+
+    async def _process_instance(self, request: web.Request) -> web.Response:
+        return _reply(self.workflow.get_instance(request.query.get("processInstanceId", "")))
+
+    async def _user_get(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") not in self._tokens:
+            # CONFIRMED (oapi's documented global errcode): HTTP 200, errcode 40014.
+            return _reply({"errcode": 40014, "errmsg": "不合法的access_token"})
+        body = request[BODY]
+        return _reply(self.workflow.get_user(body if isinstance(body, dict) else {}))
 
     # -- driving the bot -----------------------------------------------------------------------
 
@@ -291,6 +310,32 @@ class DingTalkEmulator:
             self._cards.callback_answered(out_track_id, pushed_at)
             raise
 
+    async def send_event(self, event_type: str, data: dict[str, Any], *, event_id: str | None = None,
+                         connection: int | None = None) -> EventPush:
+        """Push an EVENT frame (the app must have subscribed EVENT "*"); redeliver it with `resend`."""
+        event_id = event_id or uuid.uuid4().hex
+        pushed = event_frame(event_type, event_id, data, app_id=self.client_id, corp_id=self.corp_id)
+        return EventPush(await self._stream.push(pushed, connection=connection), event_id, pushed)
+
+    def start_approval(self, process_code: str, originator: str, *, title: str = "Emulated approval",
+                       form: dict[str, str] | None = None, instance_id: str | None = None) -> Instance:
+        """A running approval instance, readable through the workflow API."""
+        instance = Instance(instance_id or f"inst-{uuid.uuid4().hex[:12]}", process_code, originator, title,
+                            dict(form or {}))
+        self.workflow.instances[instance.instance_id] = instance
+        return instance
+
+    async def approval_event(self, instance: Instance, change: str, result: str | None = None, *,
+                             event_id: str | None = None, connection: int | None = None) -> EventPush:
+        """Move `instance` (start | finish with agree/refuse | terminate) and push its bpms_instance_change."""
+        if change == "finish":
+            instance.status, instance.result, instance.finish_ms = "COMPLETED", result or "agree", now_ms()
+        elif change == "terminate":
+            instance.status, instance.finish_ms = "TERMINATED", now_ms()
+        url = f"{self.endpoint}/approval/{instance.instance_id}"  # ASSUMED shape; real ones open the DingTalk app
+        return await self.send_event("bpms_instance_change", instance.event_data(change, url),
+                                     event_id=event_id, connection=connection)
+
     async def wait_ack(self, message_id: str, timeout: float = 5.0) -> dict[str, Any]:
         return await self._stream.wait_ack(message_id, timeout)
 
@@ -327,6 +372,11 @@ class DingTalkEmulator:
     @property
     def acks(self) -> list[dict[str, Any]]:
         return self._stream.acks
+
+    @property
+    def event_acks(self) -> list[tuple[str, int, str | None]]:
+        """(eventId, ACK code, ACK data status) for every ACK of an EVENT frame, in arrival order."""
+        return self._stream.event_acks
 
     def webhook_messages(self, conversation_id: str | None = None) -> list[WebhookMessage]:
         return [m for m in self._webhooks.messages if conversation_id in (None, m.conversation_id)]

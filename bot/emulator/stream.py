@@ -42,6 +42,8 @@ class StreamHub:
         self._changed = asyncio.Condition()
         self.connections = 0
         self.acks: list[dict[str, Any]] = []
+        self.event_acks: list[tuple[str, int, str | None]] = []  # (eventId, code, status) of EVENT ACKs
+        self._event_ids: dict[str, str] = {}  # messageId of a pushed EVENT frame -> its eventId
 
     def issue_ticket(self, subscriptions: list[dict[str, str]]) -> str:
         """One ticket per connections/open call, good for one websocket within TICKET_TTL_S."""
@@ -89,6 +91,8 @@ class StreamHub:
             return
         self.acks.append(ack)
         message_id = ack.get("headers", {}).get("messageId", "")
+        if message_id in self._event_ids:
+            self.event_acks.append((self._event_ids[message_id], ack.get("code", 0), _status(ack)))
         hook = self._ack_hooks.pop(message_id, None)
         if hook is not None:
             hook(ack)
@@ -124,6 +128,8 @@ class StreamHub:
         if pushed["type"] != "SYSTEM" and not self._subscribed(conn, pushed["type"], headers["topic"]):
             raise EmulatorError(f"client did not subscribe to {pushed['type']} {headers['topic']}")
         self._acks[headers["messageId"]] = asyncio.get_running_loop().create_future()
+        if pushed["type"] == "EVENT":
+            self._event_ids[headers["messageId"]] = headers.get("eventId", "")
         if on_ack is not None:
             self._ack_hooks[headers["messageId"]] = on_ack
         await conn.ws.send_str(json.dumps(pushed, ensure_ascii=False))
@@ -175,3 +181,13 @@ class StreamHub:
         for conn in list(self._open):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY)
             await conn.closed.wait()
+
+
+def _status(ack: dict[str, Any]) -> str | None:
+    """An event ACK's `status` (SUCCESS | LATER) from its data JSON string, which the protocol requires
+    (CONFIRMED, developerpedia protocol.md); None when it is missing (e.g. data echoed back)."""
+    try:
+        data = json.loads(ack.get("data") or "{}")
+    except (TypeError, ValueError):
+        return None
+    return data.get("status") if isinstance(data, dict) else None

@@ -21,7 +21,7 @@ from bot.storage import Storage
 
 log = logging.getLogger("mailbot.relay.alerts")
 
-Kind = Literal["mail_failed", "login_failing", "needs_reauth"]
+Kind = Literal["mail_failed", "login_failing", "needs_reauth", "approval_rule"]
 ALERT_WINDOW_S = 600.0  # one alert of an identity per this many seconds, across instances
 ALERTS_KEPT_S = 86_400.0  # claims older than this are pruned
 
@@ -38,6 +38,7 @@ class Alert:
     offers_guide: bool = False
     reply: str | None = None
     attempt: int = 0  # of the mail's delivery attempts, the one that failed (a retried mail failing again alerts again)
+    rule: str | None = None  # approval_rule: the notification rule that sent no mail (bot.rules)
 
     @classmethod
     def of(cls, kind: Kind, mailbox: str, error: MailbotError, mail_id: str | None = None, *,
@@ -55,6 +56,8 @@ class Alert:
         """What makes two alerts the same one: a mail's failure (per attempt), a mailbox's failing login."""
         if self.kind == "mail_failed":
             return f"mail_failed|{self.mail_id or self.mailbox}|{self.attempt}"
+        if self.kind == "approval_rule":  # one per rule and cause (the reason names the originator, if any)
+            return f"approval_rule|{self.rule}|{self.code}|{self.reason_en}"
         return f"{self.kind}|{self.mailbox}"
 
     def error(self) -> SmtpError:
@@ -64,6 +67,8 @@ class Alert:
     def title(self, lang: str = "zh") -> str:
         if self.kind == "mail_failed":
             return f"邮件发送失败：{self.mailbox}" if lang == "zh" else f"Mail failed: {self.mailbox}"
+        if self.kind == "approval_rule":
+            return f"审批通知规则没有发信：{self.rule}" if lang == "zh" else f"Approval rule sent no mail: {self.rule}"
         if self.kind == "needs_reauth":
             return f"邮箱需要重新登录：{self.mailbox}" if lang == "zh" else f"Mailbox needs a new sign-in: {self.mailbox}"
         return f"邮箱登录失败：{self.mailbox}" if lang == "zh" else f"Mailbox login failing: {self.mailbox}"
