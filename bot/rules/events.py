@@ -4,7 +4,9 @@ DingTalk pushes events over Stream, may push one again (a late ACK, or after a `
 them over every connection of the app, i.e. over every `mailbot run` instance. So each event is
 claimed by its `eventId` in the shared store (`approval_events`, bot.state.claims) before anything
 is done, and each mail is enqueued with the idempotency key `approval:<eventId>:<rule>`: a
-redelivered or doubly delivered event sends one mail per rule, whichever instance gets it.
+redelivered or doubly delivered event sends one mail per rule, whichever instance gets it. The claim
+is a lease (EVENT_LEASE_S): an instance that died between the claim and the enqueue leaves the event
+to a later redelivery, and the idempotency key keeps that from sending a mail twice.
 
 What the admin must fix (a missing app permission, an originator without e-mail, a broken template,
 a removed mailbox) sends no mail: it is audited and raised as one alert naming the rule and the fix.
@@ -35,6 +37,7 @@ log = logging.getLogger("mailbot.rules")
 
 SYSTEM = Actor(id="mailbot", source="system")
 EVENTS_KEPT_S = 7 * 86_400.0  # DingTalk's redeliveries come within hours; a week of event ids is plenty
+EVENT_LEASE_S = 300.0  # an event claimed longer ago than this (its instance died?) is acted on again
 
 
 class DirectoryRefused(Exception):
@@ -123,7 +126,7 @@ class ApprovalEvents:
         self.directory = directory
         self.alerts = alerts
         self.audit = audit
-        self.seen = Claims(storage, "approval_events", keep_s=EVENTS_KEPT_S)
+        self.seen = Claims(storage, "approval_events", keep_s=EVENTS_KEPT_S, window_s=EVENT_LEASE_S)
 
     async def on_event(self, event_type: str, event_id: str, data: dict[str, Any]) -> bool:
         """True when the event is dealt with (ACK SUCCESS: done, not ours, a duplicate, or an alert

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from bot.cli.run import Runtime
 from bot.emulator import DingTalkEmulator
 from bot.relay.alerts import LoggingSink, NotifySink
 from bot.relay.models import InlineTemplate
+from bot.rules.events import EVENT_LEASE_S
 from tests.chat.conftest import stream_settings
 from tests.relay.conftest import add_mailbox
 from tests.support.smtpd import SmtpServer
@@ -259,3 +261,18 @@ async def test_store_down_acks_later_and_the_redelivery_sends(emu: DingTalkEmula
     assert json.loads((await emu.wait_ack(again))["data"])["status"] == "SUCCESS"
     await server.wait_for_messages_async(1)
     assert emu.event_acks == [(push.event_id, 500, "LATER"), (push.event_id, 200, "SUCCESS")]
+
+
+async def test_an_event_claimed_by_an_instance_that_died_is_sent_on_redelivery(
+        emu: DingTalkEmulator, start_bots: Any) -> None:
+    """An instance claimed the event and died before enqueueing its mail (its claim is older than the
+    lease): DingTalk's redelivery gets the mail sent, once."""
+    (bot,), server = await start_bots(1)
+    claims = bot.app.storage.table("approval_events")  # the crashed instance's leftover, as it wrote it
+    await claims.put("ev-crashed", {"at": time.time() - EVENT_LEASE_S - 60})
+    _, push, ack = await finish(emu, event_id="ev-crashed")
+    assert json.loads(ack["data"])["status"] == "SUCCESS"
+    await server.wait_for_messages_async(1)
+    await emu.wait_ack(await emu.resend(push.frame))  # and once more: still one mail
+    await asyncio.sleep(0.3)
+    assert len(server.messages) == 1
