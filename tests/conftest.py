@@ -11,6 +11,15 @@ from tests.support.smtpd import SilentServer, SmtpServer
 from tests.support.tls import LocalCA
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_smtp_door() -> Iterator[None]:
+    """`mailbot run` listens for SMTP submission on 8587 by default: tests (and CLI subprocesses that inherit
+    the environment) leave it off unless they ask for it, so runs side by side never fight for the port."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MAILBOT_SMTP_PORT", "0")
+        yield
+
+
 @pytest.fixture(scope="session")
 def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCA]:
     """A session CA that every ``ssl.create_default_context()`` trusts.

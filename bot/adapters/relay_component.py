@@ -1,8 +1,10 @@
-"""The relay as a `mailbot run` component: the HTTP API plus the delivery worker.
+"""The relay as a `mailbot run` component: the HTTP API, the SMTP submission door and the delivery worker.
 
-start(): the worker picks up everything still queued on disk, then the API listens.
-stop() (SIGTERM): the API stops taking mail first, then in-flight sends finish (or, after the
-grace period, are cancelled and stay queued on disk, to go out after restart).
+start(): the worker picks up everything still queued on disk, then the API and the SMTP door listen
+(MAILBOT_SMTP_PORT=0: no door).
+stop() (SIGTERM): the SMTP door and the API stop taking mail first (mail being written lands), then
+in-flight sends finish (or, after the grace period, are cancelled and stay queued on disk, to go out
+after restart).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.adapters.http import make_app
+from bot.adapters.smtp_door import SmtpDoor
 from bot.app import App
 from bot.relay.alerts import AlertSink, LoggingSink, NotifySink
+from bot.relay.submission import Submissions
 from bot.relay.worker import Worker
 
 log = logging.getLogger("mailbot.relay")
@@ -32,6 +36,7 @@ class RelayComponent:
         self.app = app
         self.relay = app.relay
         self.worker = Worker(self.relay, app.settings, alerts or LoggingSink())
+        self.door = SmtpDoor(Submissions(self.relay, cache_s=app.settings.relay_poll_s), app.settings)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.mounts: list[Callable[[web.Application], None]] = []
@@ -54,8 +59,14 @@ class RelayComponent:
         print(f"HTTP API: http://{host}:{self.port}/v1/mails", file=sys.stderr, flush=True)
         for ready in self.on_ready:
             ready(host, self.port)
+        try:
+            await self.door.start()  # a refused address (exit 2) names MAILBOT_SMTP_PORT / _HOST itself
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
+        await self.door.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

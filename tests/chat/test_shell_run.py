@@ -18,7 +18,7 @@ from tests.support.smtpd import SmtpServer
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", **extra}
+    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", "MAILBOT_SMTP_PORT": "0", **extra}
 
 
 async def run_bot(args: list[str], stdin: str, env: dict[str, str]) -> tuple[int, str, str]:

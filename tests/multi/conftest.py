@@ -218,7 +218,7 @@ class Deployment:
 
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-    return {**env, "LANG": "C.UTF-8", "MAILBOT_HTTP_PORT": "0", "MAILBOT_DATABASE_URL": database_url,
+    return {**env, "LANG": "C.UTF-8", "MAILBOT_HTTP_PORT": "0", "MAILBOT_SMTP_PORT": "0", "MAILBOT_DATABASE_URL": database_url,
             "MAILBOT_SECRET_KEY": Fernet.generate_key().decode(), "MAILBOT_RELAY_LEASE_S": "5",
             "MAILBOT_SMTP_TIMEOUT_S": "5", "MAILBOT_RETRY_BASE_S": "0.2", "MAILBOT_RELAY_STOP_GRACE_S": "5",
             **extra}

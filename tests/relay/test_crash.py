@@ -34,7 +34,7 @@ def free_port() -> int:
 
 def env_for(data_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": str(port),
+    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": str(port), "MAILBOT_SMTP_PORT": "0",
             "MAILBOT_RETRY_BASE_S": "0.05", "MAILBOT_RELAY_POLL_S": "0.2", "MAILBOT_SMTP_TIMEOUT_S": "5"}
 
 
