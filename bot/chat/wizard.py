@@ -15,6 +15,12 @@ take the "signin" step instead of the secret, in the single chat too: Microsoft'
 shown and a background wait (bot.chat.signin) reports the outcome when the admin has signed in;
 Google's consent link is shown and the address the browser lands on is pasted back, handled like a
 secret (never stored, never echoed). The flow keeps only the sign-in's id.
+
+When the account is known and no type was given, the type step proposes the provider the registry
+detects (a known public domain, else the domain's MX, with the reason) as its default: "yes" takes it,
+anything else overrides it. The lookup runs once per account when the type step is entered (DNS bounded
+at ~2 s by the service; None: the plain type question) and is kept in the flow as `proposal`, so a
+re-ask, a resume or another instance shows it again without asking DNS.
 """
 
 from __future__ import annotations
@@ -143,7 +149,22 @@ def signs_in(data: dict[str, Any]) -> bool:
     return route is not None and (not route.password_too or data.get("auth") == "oauth2")
 
 
+def spec_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The mailbox fields of a flow's data, without the dialog's own keys (auth choice, proposal, sign-in)."""
+    return {k: v for k, v in data.items() if k in SPEC_FIELDS}
+
+
+def _proposal(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The detection stored for the current account (None: not looked up yet, or for another account)."""
+    proposal = data.get("proposal")
+    return proposal if proposal and proposal.get("account") == data.get("account") else None
+
+
 def _proposed_type(data: dict[str, Any]) -> str | None:
+    """The type the type step offers as its default: the stored detection, else the catalog's public domains."""
+    proposal = _proposal(data)
+    if proposal is not None:
+        return proposal.get("type")
     return detect_type(data["account"]) if data.get("account") else None
 
 
@@ -166,7 +187,12 @@ class Step:
 def _type_prompt(data: dict[str, Any], lang: str) -> str:
     lines = [f"{i}. {get_provider(key).name(lang)} ({key})" for i, key in enumerate(PROVIDER_TYPES, 1)]
     proposed = _proposed_type(data)
-    if proposed:
+    proposal = _proposal(data)
+    if proposed and proposal and proposal.get("mx"):  # found through DNS: say where the domain's mail goes
+        reason = Text.model_validate(proposal["reason"])
+        head = T(zh=f"{reason.zh}（{proposed}）。直接回复“是”使用它，或回复其他类型的编号/名称：",
+                 en=f"{reason.en} ({proposed}). Reply 'yes' to use it, or another type's number/name:")(lang)
+    elif proposed:
         head = T(zh=f"根据账号域名，类型应为 {get_provider(proposed).name_zh}（{proposed}）。回复“是”确认，或回复其他类型的编号/名称：",
                  en=f"From the account's domain the type is {get_provider(proposed).name_en} ({proposed}). Reply 'yes' to confirm, or another type's number/name:")(lang)
     else:
@@ -390,6 +416,10 @@ class Wizard:
         """Ask the first missing field, or the secret once everything else is known."""
         lang = flow.lang
         pending = next((s for s in STEPS if flow.kind == "new" and s.needed(flow.data)), None)
+        if pending is not None and pending.field == "type":
+            await self._propose(flow)
+        else:
+            flow.data.pop("proposal", None)  # the type is settled: the detection has served
         if pending is not None:
             flow.state = pending.field
             await self.flows.save(key, flow)
@@ -414,6 +444,17 @@ class Wizard:
         await self.flows.save(key, flow)
         return [prompt]
 
+    async def _propose(self, flow: Flow) -> None:
+        """Detect the type of the flow's account once, on entering the type step (≤ ~2 s, DNS trouble is
+        None): kept in the flow with its reason, so re-asking never looks it up again."""
+        account = flow.data.get("account")
+        if not account or _proposal(flow.data) is not None:
+            return
+        detection = await self.app.mailboxes.propose_type(spec_of(flow.data))
+        flow.data["proposal"] = {"account": account} if detection is None else {
+            "account": account, "type": detection.type, "reason": detection.reason.model_dump(),
+            "mx": list(detection.mx)}
+
     async def _secret(self, msg: IncomingMessage, key: str, flow: Flow) -> list[Reply]:
         """The message text is the secret: use it for the live check, keep it nowhere."""
         lang = flow.lang
@@ -422,7 +463,7 @@ class Wizard:
         await self.flows.drop(key, flow)  # taken by this instance only; stored again below if it goes on
         try:
             if flow.kind == "new":
-                result = await self.app.mailboxes.add(dict(flow.data), secret, actor)
+                result = await self.app.mailboxes.add(spec_of(flow.data), secret, actor)
             else:
                 result = await self.app.mailboxes.edit(flow.data["name"], {}, secret, actor)
         except InvalidInput as exc:
@@ -447,7 +488,7 @@ class Wizard:
         """What `SignIns.begin` takes: a new mailbox's fields, or the name of the one signed in again."""
         if flow.kind == "reauth":
             return None, flow.data["name"]
-        return {k: v for k, v in flow.data.items() if k in SPEC_FIELDS}, None
+        return spec_of(flow.data), None
 
     def takes_secret(self, flow: Flow) -> bool:
         """The next message may be a secret: a password, or an address carrying a sign-in code."""

@@ -1,8 +1,11 @@
-"""Chat fixtures: a real App in a temp dir, a router with a fake clock, and the DingTalk emulator + adapter."""
+"""Chat fixtures: a real App in a temp dir, a router with a fake clock, and the DingTalk emulator + adapter.
+
+DNS goes to a server of our own that knows no domain (MAILBOT_DNS_SERVER), so the wizard's type
+detection never asks the network; tests that detect a type give `dns_server=` a server with zones."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from bot.chat.messages import IncomingMessage, Reply
 from bot.chat.router import Router
 from bot.config import Settings
 from bot.emulator import DingTalkEmulator
+from tests.support.dns import DnsServer
 
 SECRET = "s3cret-Passw0rd-xyz"
 
@@ -29,6 +33,18 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def empty_dns() -> Iterator[DnsServer]:
+    """Answers NXDOMAIN for every domain at once."""
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_network_dns(empty_dns: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_DNS_SERVER", empty_dns.address)
 
 
 def make_settings(data_dir: Path, **extra: Any) -> Settings:
