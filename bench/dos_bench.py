@@ -55,7 +55,7 @@ async def setup(data_dir: Path, repo: Path) -> str:
 
 def _env(data_dir: Path, repo: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", "PYTHONPATH": str(repo)}
+    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", "MAILBOT_SMTP_PORT": "0", "PYTHONPATH": str(repo)}
 
 
 async def start_bot(data_dir: Path, repo: Path) -> tuple[asyncio.subprocess.Process, str]:

@@ -249,7 +249,7 @@ class Store:
 
     def env(self, instance: int = 0, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
-        env.update(MAILBOT_DATA_DIR=str(self.root / f"data{instance}"), MAILBOT_HTTP_PORT="0",
+        env.update(MAILBOT_DATA_DIR=str(self.root / f"data{instance}"), MAILBOT_HTTP_PORT="0", MAILBOT_SMTP_PORT="0",
                    MAILBOT_SECRET_KEY=self.secret_key, MAILBOT_RELAY_CONNECTIONS=str(self.connections),
                    MAILBOT_SMTP_TIMEOUT_S="600", PYTHONPATH=str(ROOT), LANG="C.UTF-8")
         if self.database_url:
