@@ -144,7 +144,8 @@ async def test_a_reply_to_the_tool_set_is_kept(door: Any) -> None:
         assert got.message["From"] == f"Jenkins CI <{USER}>" and got.message["Reply-To"] == "ops-team@ci.example.org"
 
 
-async def test_auth_refused_without_token_wrong_token_and_revoked(door: Any) -> None:
+async def test_auth_refused_without_token_wrong_token_and_revoked(door: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
     async with door() as (relay, server, port):
         # no AUTH: MAIL is refused with 535 5.7.8
         code, reply = await asyncio.to_thread(smtplib_send, port, None, mail())
@@ -159,7 +160,17 @@ async def test_auth_refused_without_token_wrong_token_and_revoked(door: Any) -> 
         with pytest.raises(aiosmtplib.SMTPAuthenticationError) as plain:
             await client.auth_plain("x", "mbt_not-a-token")
         assert plain.value.code == 535
+        with pytest.raises(aiosmtplib.SMTPAuthenticationError) as login:
+            await client.auth_login("x", "mbt_not-a-token")
+        assert login.value.code == 535
         await client.auth_plain("any-user-name", relay.token)  # the user name is free
+        await client.quit()
+        client = aiosmtplib.SMTP(hostname=HOST, port=port, start_tls=False)
+        await client.connect()
+        await client.ehlo()
+        await client.auth_login("someone", relay.token)  # LOGIN: the token comes in a challenge response
+        errors, _ = await client.sendmail("jenkins@ci.example.org", ["a@example.com"], mail().as_bytes())
+        assert errors == {}
         await client.quit()
         # revoked between two mails of one connection: the next MAIL is refused at once
         token = await relay.component.relay.tokens.create("jenkins")
@@ -171,7 +182,11 @@ async def test_auth_refused_without_token_wrong_token_and_revoked(door: Any) -> 
         code, reply = await asyncio.to_thread(tool.mail, "jenkins@ci.example.org")
         await asyncio.to_thread(tool.quit)
         assert (code, reply[:5]) == (535, b"5.7.8")
-        assert len(await server.wait_for_messages_async(1)) == 1
+        got = await server.wait_for_messages_async(2)
+        await asyncio.sleep(0.3)
+        assert len(server.messages) == 2
+        assert all(relay.token not in m.data.decode() and token not in m.data.decode() for m in got)
+        assert relay.token not in caplog.text and token not in caplog.text and "mbt_not-a-token" not in caplog.text
 
 
 async def test_mailbox_chosen_by_mail_from_then_scope_then_default(door: Any) -> None:
@@ -340,3 +355,29 @@ async def test_non_loopback_without_tls_does_not_start(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as refused:
         await SmtpDoor(Submissions.__new__(Submissions), settings).start()
     assert "MAILBOT_SMTP_TLS_CERT" in refused.value.message("en") and "MAILBOT_SMTP_TLS_KEY" in refused.value.message("en")
+
+
+async def test_a_permanent_refusal_upstream_fails_the_mail_with_an_alert(smtp_server: Any,
+                                                                         relay_factory: Any) -> None:
+    server = smtp_server(users={USER: PASSWORD}, data_replies=["550 5.7.1 Message rejected as spam"])
+    port = free_port()
+    async with relay_factory(server, smtp_port=port) as relay:
+        code, reply = await asyncio.to_thread(smtplib_send, port, relay.token, mail("rejected upstream"))
+        assert code == 250, reply  # accepted: durable; what the provider says later is the outbox's business
+        view = await relay.wait_status(mail_id(reply), "failed")
+        assert view["status"] == "failed" and view["via"] == "smtp" and "5.7.1" in view["last_error"]
+        assert len(await relay.alerts(1)) == 1
+
+
+async def test_a_message_without_message_id_date_or_from_gets_them(door: Any) -> None:
+    async with door() as (relay, server, port):
+        bare = b"To: alice@example.com\r\nSubject: cron output\r\n\r\nall good\r\n"
+        first = await asyncio.to_thread(smtplib_send, port, relay.token, bare)
+        second = await asyncio.to_thread(smtplib_send, port, relay.token, bare)
+        assert first[0] == second[0] == 250 and mail_id(first[1]) != mail_id(second[1])  # no Message-ID: no key
+        got = await server.wait_for_messages_async(2)
+        for m in got:
+            assert m.message["From"] == USER and m.message["Reply-To"] is None
+            assert m.message["Date"] is not None and m.message["Message-ID"].endswith("@example.com>")
+            assert m.data.endswith(b"\r\n\r\nall good\r\n")
+        assert got[0].message["Message-ID"] != got[1].message["Message-ID"]
