@@ -13,6 +13,7 @@ from bot.audit import AuditLog
 from bot.config import Settings
 from bot.mailboxes import MailboxService
 from bot.mailboxes.detect import Detector
+from bot.mailboxes.health import HealthService
 from bot.mailboxes.signin import SignIns
 from bot.oauth import OAuthClient
 from bot.relay.service import RelayService
@@ -30,6 +31,7 @@ class App:
     relay: RelayService  # one per App: the chat commands, the CLI and the API share its counters
     signins: SignIns  # OAuth2 sign-ins in progress in this process (chat, cards, console, CLI)
     rules: RuleService  # approval notification rules (DingTalk approval events → mail)
+    health: HealthService  # credential health and daily quotas (issue 16): the worker counts through it
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
 
     @property
@@ -56,7 +58,7 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
                              owner=owner, lease_s=s.relay_lease_s)
         app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay,
                   signins=SignIns(service), rules=RuleService(storage, service, relay.templates, service.audit),
-                  run_id=run_id)
+                  health=HealthService(storage), run_id=run_id)
         try:
             yield app
         finally:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_recipients: int = Field(100, ge=1)  # to + cc + bcc of one mail
     template_timeout_s: float = Field(2.0, gt=0)  # a template render is stopped (and its mail refused) past this
     relay_keep_days: float = Field(30.0, gt=0)  # sent/failed mail records (and their idempotency keys) kept this long
+    # credential health (issue 16): every enabled mailbox's login is checked once per this many hours (fractions allowed)
+    health_interval_h: float = Field(24.0, gt=0)
     # OAuth2 sign-in (issue 14): the organisation's own public clients; every endpoint overridable (emulators)
     oauth_microsoft_client_id: str | None = None
     oauth_microsoft_authority: str = "https://login.microsoftonline.com/common"  # or a tenant id, or 21Vianet's

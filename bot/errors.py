@@ -68,6 +68,7 @@ FIELD_LABELS: dict[str, Text] = {
     "port": Text(zh="端口", en="Port"),
     "security": Text(zh="加密方式", en="Security"),
     "rate_per_minute": Text(zh="每分钟发送上限", en="Mails per minute"),
+    "quota_per_day": Text(zh="每日发送上限", en="Mails per day"),
     "auth": Text(zh="登录方式", en="Sign-in method"),
     "code": Text(zh="登录后跳转的地址", en="Redirect address"),
 }
@@ -365,6 +366,19 @@ class ReauthNeeded(OAuthError):
     signs in again."""
 
     code = "needs_reauth"
+
+
+class QuotaReached(MailbotError):
+    """The mailbox sent its daily quota today (bot.mailboxes.health): its mail waits for the next day."""
+
+    code = "quota_reached"
+    temporary = True
+
+
+class QuotaWarning(MailbotError):
+    """The mailbox sent 80% of its daily quota today (an alert, not a failure)."""
+
+    code = "quota_warning"
 
 
 class Unauthorized(MailbotError):

@@ -22,6 +22,7 @@ TABLE_OPENERS = frozenset({
     "bot.audit",
     "bot.secrets",
     "bot.mailboxes.service",
+    "bot.mailboxes.health",
     "bot.relay.outbox",
     "bot.relay.templates",
     "bot.relay.tokens",

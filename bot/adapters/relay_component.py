@@ -19,7 +19,10 @@ from aiohttp import web
 from bot.adapters.http import make_app
 from bot.adapters.smtp_door import SmtpDoor
 from bot.app import App
-from bot.relay.alerts import AlertSink, LoggingSink, NotifySink
+from bot.errors import MailbotError
+from bot.mailboxes import Mailbox
+from bot.mailboxes.health import HealthChecker
+from bot.relay.alerts import Alert, AlertSink, LoggingSink, NotifySink
 from bot.relay.submission import Submissions
 from bot.relay.worker import Worker
 
@@ -35,7 +38,12 @@ class RelayComponent:
     def __init__(self, app: App, alerts: AlertSink | None = None) -> None:
         self.app = app
         self.relay = app.relay
-        self.worker = Worker(self.relay, app.settings, alerts or LoggingSink())
+        self.alerts = alerts or LoggingSink()
+        self.worker = Worker(self.relay, app.settings, self.alerts, health=app.health)
+        # The periodic login check of every mailbox (issue 16), started and stopped with the worker.
+        self.health = HealthChecker(app.health, app.storage, app.mailboxes.list, app.mailboxes.check_login,
+                                    self._health_alert, interval_h=app.settings.health_interval_h,
+                                    timeout_s=2 * app.settings.smtp_timeout_s + 10)
         self.door = SmtpDoor(Submissions(self.relay, cache_s=app.settings.relay_poll_s), app.settings)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -44,6 +52,7 @@ class RelayComponent:
 
     async def start(self) -> None:
         await self.worker.start()
+        await self.health.start()
         http = make_app(self.relay)
         for mount in self.mounts:
             mount(http)
@@ -70,7 +79,12 @@ class RelayComponent:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.health.stop()
         await self.worker.stop()
+
+    async def _health_alert(self, kind: str, mailbox: Mailbox, error: MailbotError) -> None:
+        """A mailbox turned unhealthy in a check: the alert the worker raises for a failing login."""
+        await self.alerts.alert(Alert.of(kind, mailbox.name, error, provider_type=mailbox.type))  # type: ignore[arg-type]
 
 
 def relay(runtime: Any) -> RelayComponent:

@@ -261,6 +261,8 @@ class Mailbox(BaseModel):
     default: bool = False
     # Relay pacing: mails a minute, "none" for no pacing, None for the provider's default.
     rate_per_minute: int | Literal["none"] | None = None
+    # Daily sending quota: mails a day, None for the provider's (`mailbot mailbox quota NAME N|default`).
+    quota_per_day: int | None = None
     version: int = 1
     created_by: str
     created_at: datetime
@@ -277,6 +279,11 @@ class Mailbox(BaseModel):
         if self.rate_per_minute == UNPACED:
             return None
         return self.rate_per_minute or get_provider(self.type).rate_limit.per_minute
+
+    @property
+    def daily_quota(self) -> int | None:
+        """The most mails a day the relay sends through it (its own quota, else the provider's); None: no limit."""
+        return self.quota_per_day or get_provider(self.type).rate_limit.per_day
 
     def public(self) -> dict[str, Any]:
         """Everything but the secret, JSON-ready: what list/show/API print."""

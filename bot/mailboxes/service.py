@@ -461,6 +461,21 @@ class MailboxService:
         await self.audit.record(actor, "rate", mailbox.name, {"rate_per_minute": [mailbox.rate_per_minute, per_minute]})
         return updated
 
+    async def set_quota(self, name: str, per_day: int | None, actor: Actor) -> Mailbox:
+        """Override the mailbox's daily sending quota (mails a day), or None for the provider's
+        (which for a custom server and 163/126 is no limit). The relay sees it within a poll; raised,
+        the mail held for the quota goes out at once."""
+        if per_day is not None and not 1 <= per_day <= 10_000_000:
+            raise InvalidInput([FieldError(field="quota_per_day",
+                                           problem=Text(zh="每日封数需在 1–10000000 之间", en="must be 1–10000000 mails a day"),
+                                           example="500")])
+        async with self._lock:
+            mailbox, raw = await self._stored(name)
+            updated = self._touched(mailbox, actor, quota_per_day=per_day)
+            await self._replace(raw, mailbox.name, updated)
+        await self.audit.record(actor, "quota", mailbox.name, {"quota_per_day": [mailbox.quota_per_day, per_day]})
+        return updated
+
     def _touched(self, mailbox: Mailbox, actor: Actor, **update: Any) -> Mailbox:
         return mailbox.model_copy(update={**update, "version": mailbox.version + 1,
                                           "updated_by": actor.label(), "updated_at": _now()})
@@ -500,6 +515,13 @@ class MailboxService:
         if failure is not None:
             raise failure
         return mailbox.model_copy(update={"last_check": check})
+
+    async def check_login(self, mailbox: Mailbox) -> None:
+        """The periodic health check's live login (bot.mailboxes.health): log in and quit, raising the
+        classified SmtpError / OAuthError. Writes nothing (no last_check, no audit, no version), so an
+        open card's expected version never goes stale because of a check."""
+        session = await self._open(mailbox)
+        await session.close()
 
     async def _open(self, mailbox: Mailbox) -> SmtpSession:
         """A logged-in session. An OAuth2 access token the server refuses (revoked before it expired)

@@ -33,12 +33,17 @@ class RateLimit(BaseModel):
     """Default pacing for the relay; providers keep real limits secret, so these are cautious.
 
     `per_minute` None: no pacing (a custom server is the organisation's own; it sets a pace with
-    `mailbot mailbox rate NAME N` if its server needs one).
+    `mailbot mailbox rate NAME N` if its server needs one). `per_day`: the daily sending quota the
+    relay keeps under (bot.mailboxes.health; an admin overrides it with `mailbot mailbox quota`),
+    counted in the provider's day (`day_tz`: Asia/Shanghai for the Chinese providers; Google and
+    Microsoft count a rolling 24 h, which UTC days approximate).
     """
 
     model_config = ConfigDict(frozen=True)
     per_minute: int | None = Field(20, ge=1)
     per_day: int | None = None
+    # The zone whose midnight starts the provider's sending day (the daily quota's count resets then).
+    day_tz: str = "UTC"
 
 
 Issuer = Literal["microsoft", "google"]
@@ -128,7 +133,7 @@ CATALOG: dict[str, Provider] = {
             notes_zh=_ALIMAIL_NOTE_ZH,
             notes_en=_ALIMAIL_NOTE_EN,
             help_url="https://help.aliyun.com/document_detail/36687.html",
-            rate_limit=RateLimit(per_minute=20, per_day=500),
+            rate_limit=RateLimit(per_minute=20, per_day=500, day_tz="Asia/Shanghai"),
             unconfirmed=("rate_limit", "secret format (16 chars)", "587/STARTTLS support"),
         ),
         Provider(
@@ -154,7 +159,7 @@ CATALOG: dict[str, Provider] = {
                 "Security policy → Third-party clients."
             ),
             help_url="https://help.aliyun.com/document_detail/36687.html",
-            rate_limit=RateLimit(per_minute=20, per_day=500),
+            rate_limit=RateLimit(per_minute=20, per_day=500, day_tz="Asia/Shanghai"),
             unconfirmed=("port", "rate_limit", "secret format"),
         ),
         Provider(
@@ -177,7 +182,7 @@ CATALOG: dict[str, Provider] = {
                 "Account binding; IMAP/SMTP must also be on under Settings → Sending and receiving."
             ),
             help_url="https://service.exmail.qq.com/cgi-bin/help?subtype=1&&id=28&&no=1000585",
-            rate_limit=RateLimit(per_minute=20, per_day=500),
+            rate_limit=RateLimit(per_minute=20, per_day=500, day_tz="Asia/Shanghai"),
             unconfirmed=("alt_port", "rate_limit", "secret format"),
         ),
         Provider(
@@ -198,7 +203,7 @@ CATALOG: dict[str, Provider] = {
             notes_zh="客户端授权密码在网页版 设置→客户端设置 中生成，需要先绑定手机。",
             notes_en="Generate the client authorization password in webmail under Settings → Client settings; a bound phone is required.",
             help_url="https://qiye.163.com/",
-            rate_limit=RateLimit(per_minute=15, per_day=1000),
+            rate_limit=RateLimit(per_minute=15, per_day=1000, day_tz="Asia/Shanghai"),
             unconfirmed=("host", "needs_app_password", "rate_limit", "help_url"),
         ),
         Provider(
@@ -217,7 +222,7 @@ CATALOG: dict[str, Provider] = {
             notes_zh="若开启了客户端专用密码，只能用该密码登录第三方客户端。",
             notes_en="If a client-specific password is enabled, only that password works in third-party clients.",
             help_url="https://help.aliyun.com/document_detail/444269.html",
-            rate_limit=RateLimit(per_minute=20, per_day=500),
+            rate_limit=RateLimit(per_minute=20, per_day=500, day_tz="Asia/Shanghai"),
             unconfirmed=("domains: aliyun.cn", "secret rules", "settings path", "rate_limit"),
         ),
         Provider(
@@ -240,7 +245,7 @@ CATALOG: dict[str, Provider] = {
                 "and stops working when the QQ password changes."
             ),
             help_url="https://service.mail.qq.com/cgi-bin/help?subtype=1&&id=28&&no=1001256",
-            rate_limit=RateLimit(per_minute=15, per_day=500),
+            rate_limit=RateLimit(per_minute=15, per_day=500, day_tz="Asia/Shanghai"),
             unconfirmed=("rate_limit",),
         ),
         Provider(
@@ -260,7 +265,7 @@ CATALOG: dict[str, Provider] = {
             notes_zh="必须在 设置→POP3/SMTP/IMAP 中开启 SMTP 服务并生成授权码，否则服务器回复 550 User has no permission。",
             notes_en="SMTP must be turned on under Settings → POP3/SMTP/IMAP and an authorization code generated, otherwise the server answers 550 User has no permission.",
             help_url="https://help.163.com/09/1223/14/5R7P3QI100753VB8.html",
-            rate_limit=RateLimit(per_minute=15),
+            rate_limit=RateLimit(per_minute=15, day_tz="Asia/Shanghai"),
             unconfirmed=("domains: vip.163.com", "rate_limit"),
         ),
         Provider(
@@ -280,7 +285,7 @@ CATALOG: dict[str, Provider] = {
             notes_zh="与 163 邮箱相同：先开启 SMTP 服务，再生成客户端授权码。",
             notes_en="Same as 163 Mail: turn on SMTP, then generate a client authorization code.",
             help_url="https://help.163.com/09/1221/09/5R20C4CM00753VB9.html",
-            rate_limit=RateLimit(per_minute=15),
+            rate_limit=RateLimit(per_minute=15, day_tz="Asia/Shanghai"),
             unconfirmed=("alt_port", "rate_limit"),
         ),
         Provider(

@@ -21,7 +21,7 @@ from bot.storage import Storage
 
 log = logging.getLogger("mailbot.relay.alerts")
 
-Kind = Literal["mail_failed", "login_failing", "needs_reauth", "approval_rule"]
+Kind = Literal["mail_failed", "login_failing", "needs_reauth", "approval_rule", "quota_warning", "quota_reached"]
 ALERT_WINDOW_S = 600.0  # one alert of an identity per this many seconds, across instances
 ALERTS_KEPT_S = 86_400.0  # claims older than this are pruned
 
@@ -69,6 +69,10 @@ class Alert:
             return f"邮件发送失败：{self.mailbox}" if lang == "zh" else f"Mail failed: {self.mailbox}"
         if self.kind == "approval_rule":
             return f"审批通知规则没有发信：{self.rule}" if lang == "zh" else f"Approval rule sent no mail: {self.rule}"
+        if self.kind in ("quota_warning", "quota_reached"):  # a mailbox's daily quota (bot.mailboxes.health)
+            near = self.kind == "quota_warning"
+            return (f"邮箱今日发信{'接近' if near else '已达'}上限：{self.mailbox}" if lang == "zh"
+                    else f"Mailbox {'near' if near else 'at'} its daily quota: {self.mailbox}")
         if self.kind == "needs_reauth":
             return f"邮箱需要重新登录：{self.mailbox}" if lang == "zh" else f"Mailbox needs a new sign-in: {self.mailbox}"
         return f"邮箱登录失败：{self.mailbox}" if lang == "zh" else f"Mailbox login failing: {self.mailbox}"

@@ -8,7 +8,11 @@ pace every process shares: one due within the poll interval waits in its sender 
 wait at once: it is not in flight), a later one goes back to the queue with that time as its due,
 so mail waiting for its turn costs nothing until then.
 Failures follow the RetryPolicy: temporary ones retry later, permanent ones fail at once and
-alert. A session that raised is gone (SmtpSession aborts it); only sessions that just sent
+alert. With a HealthService (bot.mailboxes.health), each send is admitted against the mailbox's
+daily quota first (at the quota its mail is held as `retrying` until the provider's next day, or
+until the quota is raised), sends are counted in memory and flushed once a poll, and a login-class
+failure marks the mailbox unhealthy: admins hear once per unhealthy spell, the same alert the
+periodic health check raises. A session that raised is gone (SmtpSession aborts it); only sessions that just sent
 successfully return to the pool.
 """
 
@@ -24,6 +28,7 @@ from bot.config import Settings
 from bot.errors import (ConnectionLost, MailbotError, NotFound, OAuthError, OAuthTokenRejected, ReauthNeeded, SmtpError,
                         StorageFailed)
 from bot.i18n import Text
+from bot.mailboxes.health import Admission, HealthService, alert_kind
 from bot.mailboxes.model import Mailbox
 from bot.relay.alerts import Alert, AlertSink, LoggingSink
 from bot.relay.models import Content, MailRecord
@@ -82,8 +87,10 @@ def interval_s(mailbox: Mailbox) -> float:
 
 class Worker:
     def __init__(self, relay: RelayService, settings: Settings, alerts: AlertSink | None = None,
-                 policy: RetryPolicy | None = None) -> None:
+                 policy: RetryPolicy | None = None, health: HealthService | None = None) -> None:
         self.relay = relay
+        self.health = health
+        self._quotas: dict[str, int | None] = {}  # mailbox -> the daily quota its held mail was last woken for
         self.outbox = relay.outbox
         self.settings = settings
         self.alerts = alerts or LoggingSink()
@@ -130,6 +137,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.gather(*self._recording, return_exceptions=True)
+        await self._flush_health()
         for lane in self._lanes.values():
             await lane.close_idle()
 
@@ -152,6 +160,7 @@ class Worker:
                 if t >= house_at:
                     house_at = t + poll_s
                     await self.outbox.record_unsaved()
+                    await self._flush_health()
                     await self._watch_rates()
                     for lane in self._lanes.values():
                         await lane.close_idle(self.settings.relay_idle_s)
@@ -195,6 +204,12 @@ class Worker:
                 await self.outbox.check_pace(mailbox.name, interval_s(mailbox))
                 if mailbox.auth == "oauth2" and mailbox.auth_state == "ok":  # maybe a new sign-in: held mail goes
                     await self.outbox.wake_held(mailbox.name)
+                quota, before = mailbox.daily_quota, self._quotas.get(mailbox.name)
+                if self.health is not None and mailbox.name in self._quotas and quota != before and (
+                        quota is None or before is None or quota > before):  # raised: mail held for it goes
+                    self.health.forget_count(mailbox.name)
+                    await self.outbox.wake_held(mailbox.name)
+                self._quotas[mailbox.name] = quota
                 self._rates[mailbox.name] = mailbox.version
 
     async def _route(self, taken: list[tuple[str, dict[str, Any]]]) -> None:
@@ -326,9 +341,14 @@ class Worker:
         recipients = [*record.to, *record.cc, *content.bcc]
         if self._stopping:  # it waited for its pace (and was claimed) before: not started yet
             raise _Shutdown
+        if self.health is not None and (held := await self.health.admit(mailbox)) is not None:
+            await self._hold_quota(record, held)
+            return
         record.attempts += 1
+        sent = False
         try:
             await self._send(lane, mailbox, message, recipients)
+            sent = True
         except ReauthNeeded as exc:  # not an attempt: it waits for an admin's new sign-in
             record.attempts -= 1
             await self._hold(lane, record, exc)
@@ -345,6 +365,9 @@ class Worker:
         except SmtpError as exc:
             await self._failed_attempt(record, exc)
             return
+        finally:
+            if self.health is not None:
+                self.health.settle(mailbox, sent)
         lane.login_alerted = False
         self.relay.metrics.sent += 1
         self.relay.metrics.observe_latency((now() - record.created_at).total_seconds())
@@ -413,19 +436,58 @@ class Worker:
             await self._fail(record, exc, alert=False)
         else:
             await self.outbox.retry_later(record, HOLD_S, hold=exc.code)
-        if not lane.login_alerted:
-            lane.login_alerted = True
+        if await self._unhealthy(lane, exc):
             # About the mailbox, not one mail: markdown with the reauth command and the guide, no retry card.
             await self.alerts.alert(Alert.of("needs_reauth", record.mailbox, exc,
                                              provider_type=lane.mailbox.type if lane.mailbox else None))
 
     async def _login_failed(self, lane: Lane, record: MailRecord, exc: MailbotError) -> None:
-        """Login rejected: the mail fails; admins hear once per mailbox until a login works again."""
-        first = not lane.login_alerted
-        lane.login_alerted = True
+        """Login rejected: the mail fails; the mailbox is unhealthy at once, and admins hear once per
+        mailbox until a login works again (the health check's alert and this one are the same)."""
+        first = await self._unhealthy(lane, exc)
         await self._fail(record, exc, alert=False)
         if first:
-            await self.alerts.alert(Alert.of("login_failing", record.mailbox, exc, record.id))
+            await self.alerts.alert(Alert.of(alert_kind(exc), record.mailbox, exc, record.id,
+                                             provider_type=lane.mailbox.type if lane.mailbox else None))
+
+    async def _unhealthy(self, lane: Lane, exc: MailbotError) -> bool:
+        """Mark the lane's mailbox unhealthy; True when this is news (alert). Without a health service,
+        or when the store cannot say, once per lane until a send works."""
+        first = not lane.login_alerted
+        lane.login_alerted = True
+        if self.health is not None and lane.mailbox is not None:
+            try:
+                return await self.health.failed(lane.mailbox, exc) is not None
+            except StorageFailed as exc_store:
+                log.warning("could not record the health of %s: %s", lane.mailbox.name, exc_store.code)
+        return first
+
+    async def _hold_quota(self, record: MailRecord, held: Admission) -> None:
+        """The mailbox sent its daily quota: the mail waits as `retrying` (no attempt spent) until the
+        provider's next day, or until the quota is raised (`wake_held`); admins hear once."""
+        exc = held.error
+        record.last_error, record.error_code = f"{exc.code}: {exc.message('en')}", exc.code
+        delay = max(1.0, held.until - time.time())
+        age = (now() - record.queued_at).total_seconds()
+        if self.policy.gives_up(0, age, delay):
+            await self._fail(record, exc, alert=False)
+        else:
+            await self.outbox.retry_later(record, delay, hold="quota")
+        if held.alert:
+            await self.alerts.alert(Alert.of("quota_reached", record.mailbox, exc))
+
+    async def _flush_health(self) -> None:
+        """Write this process's send counts (one compare-and-set per mailbox-day) and raise the quota
+        warnings they crossed."""
+        if self.health is None:
+            return
+        try:
+            warnings = await self.health.flush()
+        except StorageFailed as exc:  # the counts stay in memory for the next flush
+            log.warning("could not record send counts: %s", exc.code)
+            return
+        for kind, mailbox, error in warnings:
+            await self.alerts.alert(Alert.of(kind, mailbox.name, error))  # type: ignore[arg-type]
 
 
 class _Shutdown(Exception):
