@@ -5,6 +5,9 @@ may stay empty, and the submit starts that sign-in in the admin's single chat (b
 The form never carries a secret back: `values` is read only for the public fields, so a password
 typed earlier (or a stored one) cannot reappear in card data. `mode`, `mailbox` and `version` ride
 along as Form params, so the callback says what the admin was editing and a stale card can be told.
+
+A new mailbox's type may be left empty: the form cannot react to typing, so the submit detects it from
+the account's domain and shows the form again with the type chosen and the reason (bot.chat.cards).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from bot.providers import CATALOG, PROVIDER_TYPES
 from cards.common import ParamMap, encode, lang_of, public_values
 
 FormMode = Literal["add", "edit"]
-FormStatus = Literal["normal", "checking", "disabled", "closed"]
+FormStatus = Literal["normal", "detecting", "checking", "disabled", "closed"]
 
 FIELDS: tuple[str, ...] = ("name", "type", "account", "password", "host", "port", "security")
 PUBLIC_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f != "password")
@@ -30,9 +33,11 @@ _TITLE = {"add": Text(zh="新建邮箱", en="New mailbox"), "edit": Text(zh="编
 _INTRO = {
     "add": Text(
         zh="填写后点“保存并测试”：机器人先登录 SMTP 验证，通过后才保存。\n\n"
-           "密码/授权码只用于登录，加密保存，之后不会显示在卡片或聊天里。服务器、端口、加密方式只有“自定义 SMTP”需要填。\n\n"
+           "类型可以留空：按账号域名判断后请你确认。密码/授权码只用于登录，加密保存，之后不会显示在卡片或聊天里。"
+           "服务器、端口、加密方式只有“自定义 SMTP”需要填。\n\n"
            "Outlook.com 用微软账号在浏览器里登录，不用密码；Microsoft 365 和 Gmail 的密码留空也会改用浏览器登录：登录链接发到单聊。",
         en="Fill in and press 'Save and test': the bot logs in to SMTP first and saves only if that works.\n\n"
+           "The type may stay empty: it is detected from the account's domain for you to confirm. "
            "The password / authorization code is used only to log in, stored encrypted, and never shown again in a "
            "card or the chat. Host, port and security are needed for Custom SMTP only.\n\n"
            "Outlook.com signs in with a Microsoft account in a browser, no password; Microsoft 365 and Gmail do too when "
@@ -48,6 +53,7 @@ _INTRO = {
 _STATUS: dict[str, tuple[str, dict[str, Text]]] = {
     "normal": ("normal", {"add": Text(zh="保存并测试", en="Save and test"),
                           "edit": Text(zh="保存修改", en="Save changes")}),
+    "detecting": ("disabled", {m: Text(zh="正在判断类型…", en="Detecting the type…") for m in ("add", "edit")}),
     "checking": ("disabled", {m: Text(zh="正在登录检查…", en="Checking the login…") for m in ("add", "edit")}),
     "disabled": ("disabled", {m: Text(zh="已提交", en="Submitted") for m in ("add", "edit")}),
     "closed": ("disabled", {m: Text(zh="已关闭", en="Closed") for m in ("add", "edit")}),
@@ -63,6 +69,7 @@ _PLACEHOLDERS: dict[str, Text] = {
     "port": Text(zh="例如 465", en="e.g. 465"),
     "security": Text(zh="请选择加密方式", en="Choose the security"),
 }
+_TYPE_DETECT = Text(zh="留空则按账号域名判断", en="Leave empty to detect it from the account's domain")
 _SECRET_PLACEHOLDER = {
     "add": Text(zh="保存后不会再显示（Outlook、Microsoft 365、Gmail 留空则用浏览器登录）",
                 en="Not shown again after saving (Outlook, Microsoft 365, Gmail: leave empty to sign in with a browser)"),
@@ -128,9 +135,12 @@ def form_fields(lang: str, values: Mapping[str, Any] | None = None, *, mode: For
         labels[custom_only] += _OPTIONAL(lang)
     labels = {f: label + (_FIELD_MARK if f in invalid else "") for f, label in labels.items()}
     placeholders = {f: t(lang) for f, t in _PLACEHOLDERS.items()} | {SECRET_FIELD: _SECRET_PLACEHOLDER[mode](lang)}
+    if mode == "add":
+        placeholders["type"] = _TYPE_DETECT(lang)
     # The secret is never required by the form itself: Outlook, Microsoft 365 and Gmail may sign in
-    # instead, and a missing password of another type comes back as a field error on submit.
-    required = {"name": True, "type": True, "account": True}
+    # instead, and a missing password of another type comes back as a field error on submit. A new
+    # mailbox's type neither: the submit proposes one from the account's domain.
+    required = {"name": True, "type": mode == "edit", "account": True}
     options = {"type": type_options(lang), "security": security_options(lang)}
     return [
         _field(f, labels[f], "SELECT" if f in options else "TEXT", required=required.get(f, False),

@@ -10,6 +10,13 @@ for the login check only: it is never written back into card data, a message, a 
 A new Outlook.com mailbox, or a Microsoft 365 / Gmail one submitted without a password, signs in with
 OAuth2 instead: the form closes and the chat wizard's sign-in continues in the admin's single chat
 (the link and code are chat messages there; card data never holds a code, token or verifier).
+
+A new mailbox submitted without a type, whose domain is not a known public one, has its type detected
+after the ACK (MailboxService.propose_type: the domain's MX, at most ~2 s): the form comes back with the
+type chosen and the reason as its notice, and the admin saves it with a second submit, or picks another
+type. Nothing is saved on a type the admin has not seen. The secret is not kept between the two submits
+(card data never holds one), so the notice asks for it again; DNS that does not answer leaves the type to
+choose, as the form said before detection existed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -85,6 +93,11 @@ RETRIED = T(zh="已重新排队邮件 {id}，发送“发送记录”查看状�
 FORM_CLOSED = T(zh="这张表单已取消或已被新的表单取代，不会再保存。需要时请重新发送“新建邮箱”。",
                 en="This form was cancelled or replaced by a newer one; it saves nothing. Send 'new mailbox' for a fresh one.")
 EDIT_SENT = T(zh="已发送“{name}”的编辑表单。", en="Sent the edit form for '{name}'.")
+DETECTING = T(zh="正在按账号域名判断邮箱类型……", en="Detecting the type from the account's domain…")
+PROPOSED = T(zh="🔎 {reason}。类型已预选为“{name}”：确认无误（或改选其他类型）后再提交一次。",
+             en="🔎 {reason}. The type is set to '{name}': check it (or pick another type) and submit again.")
+SECRET_AGAIN = T(zh="密码/授权码不会保留在卡片里，提交前请再填一次。",
+                 en="The password / authorization code is never kept in the card: type it again before you submit.")
 SIGNIN_SENT = T(zh="🔑 这个邮箱用浏览器登录授权，不用密码：登录链接已发到你与我的单聊，请在那里完成登录。",
                 en="🔑 This mailbox signs in with a browser instead of a password: the sign-in link is in our single chat; "
                    "finish it there.")
@@ -278,6 +291,10 @@ class Cards:
         try:
             self.app.mailboxes.validate(values, secret if record.mode == "add" or secret else SecretStr("unchanged"))
         except InvalidInput as exc:
+            if record.mode == "add" and _type_undecided(values, exc):  # DNS may take ~2 s: after the ACK
+                result.ack = form(status="detecting", notice=DETECTING(lang))
+                result.later = partial(self._propose, values, exc, secret, form, lang)
+                return result
             result.ack = form(errors=exc.errors)
             return result
         if not await self.records.move(track, record, "checking"):  # one check per submit, whichever instance
@@ -308,6 +325,20 @@ class Cards:
 
         result.later = check
         return result
+
+    async def _propose(self, values: dict[str, Any], invalid: InvalidInput, secret: SecretStr | None,
+                       form: Callable[..., CardUpdate], lang: str) -> list[Reply]:
+        """The form again, with the detected type chosen and why (the record stays open: the next submit
+        saves); no detection leaves the type error as it was."""
+        detection = await self.app.mailboxes.propose_type(values)
+        if detection is None:
+            return [form(errors=invalid.errors)]
+        values["type"] = detection.type
+        notes = [PROPOSED(lang).format(reason=detection.reason(lang), name=CATALOG[detection.type].name(lang))]
+        if secret is not None and secret.get_secret_value().strip():
+            notes.append(SECRET_AGAIN(lang))
+        # The type and the secret are judged again on the next submit, for the chosen type.
+        return [form(errors=[e for e in invalid.errors if e.field not in ("type", "secret")], notice="\n\n".join(notes))]
 
     async def _list_update(self, track: str, lang: str, notice: str = "", confirm: str | None = None) -> CardUpdate:
         params = mailbox_list_params(lang, await self.app.mailboxes.list(), confirm_delete=confirm, notice=notice)
@@ -378,6 +409,11 @@ class Cards:
         notice = "\n\n".join(p for p in (f"**{md(name)}**", outcome_markdown(lang, mode="test", error=error, mailbox=mailbox),
                                          guide_markdown(error, lang)) if p)
         return [await self._list_update(track, lang, notice=notice)]
+
+
+def _type_undecided(values: dict[str, str], invalid: InvalidInput) -> bool:
+    """No type, no server, and the account's domain is no known public one: the type is to be detected."""
+    return not values.get("type") and not values.get("host") and any(e.field == "type" for e in invalid.errors)
 
 
 def _signs_in(values: dict[str, str], secret: SecretStr | None) -> bool:

@@ -78,8 +78,12 @@ def test_type_select_offers_every_catalog_type_in_the_admins_language() -> None:
 def test_form_fields_are_named_as_the_callback_expects() -> None:
     fields = _form(mailbox_form_params("zh"))
     assert list(fields) == ["name", "type", "account", "password", "host", "port", "security"]
-    # the password may stay empty: Outlook, Microsoft 365 and Gmail sign in with a browser instead
-    assert {n for n, f in fields.items() if f["required"]} == {"name", "type", "account"}
+    # the password may stay empty: Outlook, Microsoft 365 and Gmail sign in with a browser instead; a new
+    # mailbox's type too: it is detected from the account's domain on submit
+    assert {n for n, f in fields.items() if f["required"]} == {"name", "account"}
+    assert "域名" in fields["type"]["placeholder"]
+    edit = _form(mailbox_form_params("zh", values={"name": "A"}, mode="edit", mailbox="A", version=1))
+    assert {n for n, f in edit.items() if f["required"]} == {"name", "type", "account"}
     assert all("defaultValue" not in f for f in fields.values())
 
 

@@ -4,9 +4,11 @@ our own DNS server on loopback (MAILBOT_DNS_SERVER) for the MX answers, the OAut
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from bot.app import open_app
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
 from tests.chat.conftest import SECRET, Say, stream_settings
+from tests.chat.test_cards_flow import callback, created, submit_content
 from tests.chat.test_oauth_chat import FORM_ID, Bot
 from tests.oauth.conftest import oauth_settings
 from tests.support.dns import DnsServer
@@ -130,3 +133,63 @@ async def test_the_password_route_of_a_type_that_can_also_sign_in_saves(
         f"new mailbox name=g account=ops@gmail.com type=gmail host=127.0.0.1 port={server.port} security=none")
     assert "app password" in await say("1")
     assert "✅" in await say(SECRET)
+
+
+# ---- the card form: submitted without a type, it comes back with the detected type and why ----------
+
+async def open_form(bot: Bot) -> str:
+    await bot.say("新建邮箱")
+    [card] = created(bot.emu, FORM_ID)
+    return str(card["outTrackId"])
+
+
+def form_fields(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in json.loads(card["form"])["fields"]}
+
+
+async def test_a_form_without_a_type_comes_back_with_the_detected_type_and_saves_on_the_second_submit(
+        bot: Bot, dns: DnsServer, smtp_server: Callable[..., SmtpServer]) -> None:
+    track = await open_form(bot)
+    assert not form_fields(bot.emu.cards[track])["type"]["required"]
+    ack = await callback(bot.emu, bot.adapter, track, "boss",
+                         submit_content({"name": "审批通知", "account": "ops@acme.cn"}, "code-1"))
+    assert ack["form_status"] == "disabled" and "判断邮箱类型" in ack["notice"]  # at once; DNS after the ACK
+    card = bot.emu.cards[track]
+    assert "acme.cn 的邮件由 mxbiz1.qq.com 接收：腾讯企业邮箱" in card["notice"] and "再提交一次" in card["notice"]
+    assert "请再填一次" in card["notice"]  # the secret is not kept for the second submit
+    fields = form_fields(card)
+    assert fields["type"]["defaultValue"]["value"] == "exmail" and fields["account"]["defaultValue"] == "ops@acme.cn"
+    assert card["form_status"] == "normal" and "code-1" not in bot.recorded()
+    assert await bot.app.mailboxes.list() == []  # nothing saved on a type the admin has not seen
+    # Confirmed: the admin submits the shown type (here with the server of a test double instead of Exmail's).
+    server = smtp_server(security="none", users={"ops@acme.cn": SECRET})
+    confirmed = {"name": "审批通知", "account": "ops@acme.cn", "type": fields["type"]["defaultValue"],
+                 "host": "127.0.0.1", "port": str(server.port), "security": {"index": 2, "value": "none"}}
+    await callback(bot.emu, bot.adapter, track, "boss", submit_content(confirmed, SECRET))
+    assert "✅" in bot.emu.cards[track]["notice"]
+    assert (await bot.app.mailboxes.get("审批通知")).type == "exmail"
+    assert dns.query_count == 1
+
+
+async def test_a_form_proposal_can_be_overridden_and_dns_trouble_leaves_the_type_to_choose(
+        bot: Bot, dns: DnsServer) -> None:
+    track = await open_form(bot)
+    await callback(bot.emu, bot.adapter, track, "boss",
+                   submit_content({"name": "m365", "account": "ops@contoso.com"}, None))
+    card = bot.emu.cards[track]
+    assert "Microsoft 365" in card["notice"] and "请再填一次" not in card["notice"]  # nothing typed to repeat
+    assert "浏览器登录" in form_fields(card)["password"]["label"]  # Microsoft 365: or a sign-in, no password
+    asked = dns.query_count
+    overridden = {"name": "m365", "account": "ops@contoso.com", "type": {"index": 2, "value": "exmail"}}
+    await callback(bot.emu, bot.adapter, track, "boss", submit_content(overridden, None))
+    card = bot.emu.cards[track]  # the admin's type stands: only what it still needs is asked
+    assert form_fields(card)["type"]["defaultValue"]["value"] == "exmail" and "Microsoft 365" not in card["notice"]
+    assert "客户端专用密码" in card["notice"] and dns.query_count == asked
+    dns.delay_s = 10.0
+    started = time.monotonic()
+    await callback(bot.emu, bot.adapter, track, "boss",
+                   submit_content({"name": "ops", "account": "ops@slow.example"}, "code-1"))
+    assert time.monotonic() - started < 5
+    card = bot.emu.cards[track]
+    assert "无法从域名 slow.example 判断邮箱类型" in card["notice"] and card["form_status"] == "normal"
+    assert "defaultValue" not in form_fields(card)["type"]
