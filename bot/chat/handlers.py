@@ -136,6 +136,16 @@ class Commands:
         hint = T(zh="失败的邮件可发送“重试 ID”重新投递。", en="Send 'retry ID' to deliver a failed mail again.")(lang)
         return [MarkdownReply(title=T(zh="发送记录", en="Outbox")(lang), text="\n".join([*lines, "", hint]))]
 
+    async def status(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
+        """邮箱状态 / mailbox status: per mailbox its login health, last check, last send, mails sent
+        today against the daily quota, and the reason and fix when unhealthy (bot.mailboxes.health)."""
+        items = await self.app.health.status(await self.app.mailboxes.list())
+        title = T(zh="邮箱状态", en="Mailbox status")(lang)
+        if not items:
+            return [TextReply(T(zh="还没有邮箱。发送“新建邮箱”添加。", en="No mailboxes yet. Send 'new mailbox' to add one.")(lang))]
+        blocks = ["\n\n".join(item.lines(lang)) for item in items]
+        return [MarkdownReply(title=title, text="\n\n---\n\n".join(blocks))]
+
     async def retry(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
         record = await self.app.relay.retry(args["id"])
         return [TextReply(T(zh=f"已重新排队邮件 {record.id}（同一 Message-ID）。",

@@ -50,6 +50,8 @@ INTENTS: tuple[Intent, ...] = (
             rf"^(?:new|add|create|register)\s*(?:a\s+|new\s+)?{_MB}\b(?P<rest>.*)$"),
     _intent("list", rf"^(?:{_MB}列表|列出{_MB}|查看{_MB}列表|所有{_MB}|查看所有{_MB}|{_MB}清单)$",
             rf"^(?:list|show|ls)\s*(?:all\s+)?(?:the\s+)?(?:mailboxes|mailbox list|mailbox)$", r"^(?:mailboxes|mailbox list)$"),
+    _intent("status", rf"^(?:{_MB}(?:状态|健康|健康状态)|查看{_MB}状态|所有{_MB}状态)$",
+            rf"^(?:{_MB}|mailboxes)\s*(?:status|health)$", r"^(?:status|health)\s+(?:of\s+)?(?:the\s+)?mailboxes$"),
     _intent("show", rf"^(?:查看|显示|详情|查询){_MB}{_N}$", rf"^{_MB}详情{_N}$",
             rf"^(?:show|view|info|details?)\s*(?:of\s+)?{_MB}{_N}$"),
     _intent("test", rf"^(?:测试|检测|检查|验证){_MB}{_N}(?:\s+(?:到|发到|to)?\s*(?P<to>\S+@\S+))?$",
@@ -76,13 +78,14 @@ HELP = T(
        "- 回答各类邮箱授权码/SMTP 的获取方法，例如“怎么获取QQ邮箱授权码”\n"
        "- 管理员：新建邮箱（或 新建邮箱 名称=… 账号=… [类型=…]）、邮箱列表、查看邮箱 N、测试邮箱 N [地址]、"
        "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N、重新授权 N（Outlook、Microsoft 365、Gmail 的浏览器授权失效时）、"
-       "发送记录、重试 ID、测试发送 N 地址\n"
+       "邮箱状态（登录是否正常、今日发信量与每日上限）、发送记录、重试 ID、测试发送 N 地址\n"
        "- 任何一步都可以发送“取消”。",
     en="I can:\n"
        "- explain how to get a mailbox's app password / SMTP settings, e.g. 'how do I get a Gmail app password'\n"
        "- for admins: new mailbox (or new mailbox name=… account=… [type=…]), list mailboxes, show mailbox N, "
        "test mailbox N [addr], edit mailbox N port=…, remove mailbox N, enable/disable/default N, "
-       "reauth N (when the browser sign-in of Outlook, Microsoft 365, Gmail expired), outbox, "
+       "reauth N (when the browser sign-in of Outlook, Microsoft 365, Gmail expired), "
+       "mailbox status (login health, mails sent today against the daily quota), outbox, "
        "retry ID, send test N addr\n"
        "- send 'cancel' at any step.",
 )

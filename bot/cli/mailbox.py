@@ -17,6 +17,7 @@ from bot.cli.loopback import LoopbackRedirect, loopback_redirect, stdin_lines
 from bot.errors import InvalidInput, SmtpError
 from bot.i18n import Text
 from bot.mailboxes import Mailbox
+from bot.mailboxes.health import quota_of
 from bot.mailboxes.model import UNPACED
 from bot.providers import PROVIDER_TYPES
 
@@ -80,6 +81,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     rate.add_argument("per_minute", metavar="PER_MINUTE",
                       help="a number, 'none' for no pacing, or 'default' for the provider's (custom: none)")
     rate.set_defaults(func=_rate)
+
+    health = actions.add_parser("health", parents=[common],
+                                help="per mailbox: login health, last check, last send, mails sent today against the daily quota")
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(func=_health)
+
+    quota = actions.add_parser("quota", parents=[common], help="daily sending quota for one mailbox (mails a day)")
+    quota.add_argument("target", metavar="NAME")
+    quota.add_argument("per_day", metavar="PER_DAY", help="a number, or 'default' for the provider's (custom: no limit)")
+    quota.set_defaults(func=_quota)
 
     for action, func, text in (("remove", _remove, "delete a mailbox"), ("enable", _enable, "enable a mailbox"),
                                ("disable", _disable, "disable a mailbox"), ("default", _default, "make it the default")):
@@ -336,3 +347,39 @@ async def _disable(args: argparse.Namespace) -> int:
 
 async def _default(args: argparse.Namespace) -> int:
     return await _simple(args, "default")
+
+
+async def _health(args: argparse.Namespace) -> int:
+    """`mailbot mailbox health [--json]`: a list of {name, state, reason, checked_at, last_sent_at,
+    sent_today, quota}; state is healthy, unhealthy, unchecked or disabled."""
+    lang = _lang(args)
+    async with open_app(load_settings()) as app:
+        items = await app.health.status(await app.mailboxes.list())
+    if args.json:
+        print_json([item.to_json(lang) for item in items])
+    elif not items:
+        print("还没有邮箱。" if lang == "zh" else "No mailboxes yet.")
+    else:
+        for item in items:
+            print("\n".join(item.lines(lang)))
+    return 0
+
+
+async def _quota(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    word = args.per_day.strip().lower()
+    if word != "default" and not (word.isdigit() and int(word) >= 1):
+        return fail("PER_DAY must be a positive whole number (at least 1) or 'default'." if lang == "en"
+                    else "PER_DAY 须为正整数（至少 1）或 default。", 2)
+    async with open_app(load_settings()) as app:
+        mailbox = await app.mailboxes.set_quota(args.target, None if word == "default" else int(word), cli_actor())
+    quota = quota_of(mailbox)
+    if quota is None:
+        print(f"“{mailbox.name}”每日发信不限量。" if lang == "zh" else f"'{mailbox.name}' has no daily quota.")
+    else:
+        note = ("（服务商默认，估计值）" if quota.estimated else "（服务商默认）") if quota.source == "provider" else ""
+        note_en = (" (the provider's default, an estimate)" if quota.estimated else " (the provider's default)") \
+            if quota.source == "provider" else ""
+        print(f"“{mailbox.name}”每天最多发 {quota.per_day} 封{note}。" if lang == "zh"
+              else f"'{mailbox.name}' sends at most {quota.per_day} mails a day{note_en}.")
+    return 0
