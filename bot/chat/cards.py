@@ -198,6 +198,8 @@ class Cards:
         """A failed mail as an alert card (with a retry button) for each of MAILBOT_ADMINS; [] when the
         alert template is not set or the alert is not about one mail (the caller sends markdown)."""
         admins = sorted(self.app.settings.admin_ids)
+        if not event.mail_id and event.kind == "login_failing" and self.template_id("result") and admins:
+            return await self._health_alert(event, admins, lang)
         if not event.mail_id or not self.template_id("alert") or not admins:
             return []
         mail = await self.app.relay.get(event.mail_id)
@@ -206,6 +208,17 @@ class Cards:
         fallback = MarkdownReply(title=event.title(lang), text=event.markdown(lang))
         return [await self._deliver("alert", params, fallback,
                                     CardRecord(card="alert", lang=lang, owner=admin, mailbox=event.mailbox), admin)
+                for admin in admins]
+
+    async def _health_alert(self, event: Alert, admins: list[str], lang: str) -> list[Reply]:
+        """A mailbox the health check found failing (bot.mailboxes.health): the result card with the
+        classified reason, the provider's guide, and the test-again and edit buttons, for each admin."""
+        mailbox = await self.app.mailboxes.find(event.mailbox)
+        params = result_params(lang, name=event.mailbox, mode="test", error=event.error(), mailbox=mailbox)
+        fallback = MarkdownReply(title=event.title(lang), text=event.markdown(lang))
+        return [await self._deliver("result", params, fallback,
+                                    CardRecord(card="result", lang=lang, owner=admin, mailbox=event.mailbox,
+                                               version=mailbox.version if mailbox else None), admin)
                 for admin in admins]
 
     async def mailbox_list(self, msg: IncomingMessage, lang: str) -> list[Reply]:
