@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import email.utils
 import logging
 import os
 import re
@@ -15,7 +16,6 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
