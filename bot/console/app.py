@@ -231,6 +231,12 @@ class Console:
         return web.json_response({"ok": True, "mailbox": present.mailbox(result.mailbox, lang),
                                   "warnings": [w.text(lang) for w in result.warnings]})
 
+    async def detect(self, request: web.Request) -> web.Response:
+        """The type the add form preselects for `account`, with the reason shown under the field;
+        `{"detection": null}`: unknown or DNS gave no answer within ~2 s, so the admin chooses."""
+        detection = await self.services.app.mailboxes.propose_type({"account": request.query.get("account", "")})
+        return web.json_response({"detection": detection.to_json(_lang(request)) if detection else None})
+
     async def mailbox_delete(self, request: web.Request) -> web.Response:
         mailbox = await self.services.app.mailboxes.remove(request.match_info["name"], ACTOR)
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
@@ -338,6 +344,7 @@ def build_console(services: Services, access: acc.Access) -> web.Application:
         web.post("/api/cards/callback", console.card_callback),
         web.get("/api/mailboxes", console.mailboxes),
         web.post("/api/mailboxes", console.mailbox_add),
+        web.get("/api/detect", console.detect),
         web.post("/api/mailboxes/{name}/{action}", console.mailbox_action),
         web.delete("/api/mailboxes/{name}", console.mailbox_delete),
         web.post("/api/signins", console.signin_begin),

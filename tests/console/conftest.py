@@ -1,4 +1,7 @@
-"""Console fixtures: a real App and Router in a temp dir, the console mounted as `mailbot run` mounts it."""
+"""Console fixtures: a real App and Router in a temp dir, the console mounted as `mailbot run` mounts it.
+
+DNS goes to a server of our own that knows no domain (the chat fixtures' `no_network_dns`), so type
+detection never asks the network; tests that detect a type give `dns_server=` a server with zones."""
 
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from bot.config import Settings
 from bot.console.access import Access
 from bot.console.app import Services, build_console, mount
 from bot.relay.service import RelayService
+from tests.chat.conftest import empty_dns, no_network_dns
+
+__all__ = ["empty_dns", "no_network_dns"]  # autouse here too
 
 Client = TestClient[web.Request, web.Application]
 

@@ -19,7 +19,7 @@ const I18N = {
     status_retrying: "等待重试", status_sent: "已发送", status_failed: "发送失败",
     add_mailbox: "添加邮箱", server_opts: "SMTP 服务器（仅在需要改用其他服务器时填写）", host: "SMTP 服务器", port: "端口",
     security: "加密方式", sec_default: "按类型默认", sec_none: "不加密", password: "密码/授权码",
-    save_password: "用密码保存", detect_type: "（按邮箱地址识别）", signin_with: "用 {issuer} 账号登录",
+    save_password: "用密码保存", detect_type: "（按域名识别）", signin_with: "用 {issuer} 账号登录",
     microsoft: "Microsoft", google: "Google", saved_pw: "已保存邮箱“{name}”，登录验证通过。",
     signin_title: "登录：{name}", signin_title_again: "重新登录：{name}",
     device_open: "1. 打开 ", device_code: "2. 输入代码 ", signin_as: "3. 以 {account} 登录并允许访问。",
@@ -46,7 +46,7 @@ const I18N = {
     status_queued: "queued", status_sending: "sending", status_retrying: "retrying", status_sent: "sent",
     status_failed: "failed", add_mailbox: "Add mailbox", server_opts: "SMTP server (only to use another than the type's)",
     host: "SMTP host", port: "Port", security: "Security", sec_default: "type's default", sec_none: "none",
-    password: "Password / app password", save_password: "Save with password", detect_type: "(detect from the address)",
+    password: "Password / app password", save_password: "Save with password", detect_type: "(detect from the domain)",
     signin_with: "Sign in with {issuer}", microsoft: "Microsoft", google: "Google",
     saved_pw: "Saved mailbox '{name}', login check passed.", signin_title: "Sign in: {name}",
     signin_title_again: "Sign in again: {name}", device_open: "1. Open ", device_code: "2. Enter the code ",
@@ -61,7 +61,8 @@ const I18N = {
     sign_in_again: "Sign in again", oauth2: "OAuth2", needs_reauth: "needs sign-in"},
 };
 
-const state = {csrf: "", personas: {}, types: [], signin: null, lang: localStorage.getItem("mailbot.lang") || "zh",
+const state = {csrf: "", personas: {}, types: [], signin: null, detected: null,
+  lang: localStorage.getItem("mailbot.lang") || "zh",
   view: "chat", conversation: "admin", persona: "admin", secretNext: false, events: null, lastEntry: 0,
   audit: {cursors: [null], next: null}};  // audit paging: the `before` cursor of each page shown so far
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -305,6 +306,36 @@ function addFormMode() {
   $("#add-save").hidden = !password;
 }
 
+// The type left at "detect from the domain" (or as detection set it): ask the server once the account is
+// entered, and preselect what it proposes with the reason under the field. A type the admin picks stands.
+async function detectType() {
+  const account = $("#add-account").value.trim();
+  const select = $("#add-type");
+  if (select.value && state.detected === null) return;
+  if (account === state.detected?.account) return;
+  state.detected = null;
+  select.value = "";
+  $("#add-type-reason").textContent = "";
+  addFormMode();
+  if (!account.includes("@")) return;
+  let res;
+  try {
+    res = await api("GET", `api/detect?account=${encodeURIComponent(account)}`);
+  } catch { return; }  // no proposal: the admin chooses
+  if ($("#add-account").value.trim() !== account || select.value) return;  // typed on, or chose meanwhile
+  if (!res.detection) return;
+  state.detected = {account, type: res.detection.type};
+  select.value = res.detection.type;
+  $("#add-type-reason").textContent = res.detection.reason;
+  addFormMode();
+}
+
+function typeChosen() {
+  state.detected = null;
+  $("#add-type-reason").textContent = "";
+  addFormMode();
+}
+
 function toggleAdd(open) {
   $("#mb-add").hidden = !open;
   $("#mb-add-open").setAttribute("aria-expanded", String(open));
@@ -336,7 +367,7 @@ async function savePassword(event) {
     const res = await api("POST", "api/mailboxes", body);
     if (res.ok) {
       $("#mb-add").reset();
-      addFormMode();
+      typeChosen();
       toggleAdd(false);
       status.textContent = t("saved_pw", {name: res.mailbox.name});
     } else problem(status, res);
@@ -547,7 +578,8 @@ async function main() {
   $("#transcript").addEventListener("submit", onCardSubmit);
   $("#mb-refresh").addEventListener("click", loadMailboxes);
   $("#mb-add-open").addEventListener("click", () => toggleAdd($("#mb-add").hidden));
-  $("#add-type").addEventListener("change", addFormMode);
+  $("#add-type").addEventListener("change", typeChosen);
+  $("#add-account").addEventListener("change", detectType);
   $("#mb-add").addEventListener("submit", savePassword);
   $("#add-signin").addEventListener("click", signInNew);
   $("#signin-close").addEventListener("click", endSignIn);
