@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Page, expect
 
 from bot.app import open_app
-from tests.console.conftest import console_root, console_settings
+from tests.console.conftest import Client, console_root, console_settings
 from tests.console.test_browser import CHROMIUM, Served, open_console, page, serving, shot
 from tests.support.dns import DnsServer
 
@@ -29,13 +29,13 @@ def dns() -> Iterator[DnsServer]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, dns: DnsServer) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def client(tmp_path: Path, dns: DnsServer) -> AsyncIterator[Client]:
     async with open_app(console_settings(tmp_path / "data", dns_server=dns.address)) as app:
         async with TestClient(TestServer(console_root(app), host="127.0.0.1")) as test_client:
             yield test_client
 
 
-async def test_detect_answers_the_type_and_why_in_the_page_language(client: TestClient, dns: DnsServer) -> None:  # type: ignore[type-arg]
+async def test_detect_answers_the_type_and_why_in_the_page_language(client: Client, dns: DnsServer) -> None:
     resp = await client.get("/console/api/detect", params={"account": "ops@acme.cn"}, headers={"X-Console-Lang": "en"})
     assert resp.status == 200
     detection = (await resp.json())["detection"]
@@ -48,7 +48,7 @@ async def test_detect_answers_the_type_and_why_in_the_page_language(client: Test
         assert resp.status == 200 and (await resp.json()) == {"detection": None}
 
 
-async def test_detect_gives_up_on_dns_that_does_not_answer(client: TestClient, dns: DnsServer) -> None:  # type: ignore[type-arg]
+async def test_detect_gives_up_on_dns_that_does_not_answer(client: Client, dns: DnsServer) -> None:
     dns.delay_s = 10.0
     started = time.monotonic()
     resp = await client.get("/console/api/detect", params={"account": "ops@contoso.com"})
