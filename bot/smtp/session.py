@@ -93,8 +93,12 @@ class SmtpSession:
 
     async def send(self, message: EmailMessage, recipients: list[str]) -> str:
         """Send one message; returns the server's final reply. The sender is the login account."""
+        data = message.as_bytes()
+        # 8-bit bytes (a tool's raw UTF-8 body relayed by the SMTP door) are declared where the server
+        # says it takes them (RFC 6152); mailbot's own messages are 7-bit and go as they always did.
+        options = (["BODY=8BITMIME"] if self._client.supports_extension("8bitmime") and not data.isascii() else [])
         try:
-            response = await self._client.sendmail(self.server.account, recipients, message.as_bytes())
+            response = await self._client.sendmail(self.server.account, recipients, data, mail_options=options)
         except Exception as exc:  # noqa: BLE001
             await self.abort()
             stage: Stage = "mail" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "data"

@@ -310,6 +310,7 @@ async def test_chinese_subject_and_names_over_smtputf8(door: Any) -> None:
         assert got.message["To"].addresses[0].display_name == "张三"
         assert got.message.get_content().replace("\r\n", "\n") == "构建失败，请查看日志。\n"
         assert got.data.endswith(raw[raw.index(b"\r\n\r\n"):])  # the 8-bit body untouched
+        assert "BODY=8BITMIME" in got.mail_options  # and declared to the provider (RFC 6152)
         view = await relay.wait_status(mail_id(response), "sent")
         assert view["subject"] == "构建失败：主分支 #42"
 

@@ -61,6 +61,7 @@ class ReceivedMessage:
     rcpt_tos: list[str]
     data: bytes
     message: EmailMessage
+    mail_options: tuple[str, ...] = ()  # what MAIL FROM declared (BODY=8BITMIME, SIZE=…)
 
 
 def _wire(reply: str) -> str:
@@ -233,6 +234,7 @@ class _Handler:
                     EmailMessage,
                     BytesParser(policy=email.policy.default).parsebytes(data),
                 ),
+                mail_options=tuple(envelope.mail_options),
             )
         )
         return "250 OK"
