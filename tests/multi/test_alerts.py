@@ -33,8 +33,9 @@ async def test_a_login_failure_seen_by_both_instances_alerts_once(postgres_url: 
         await poll(both_failed, 30, "both instances to see the login fail", every=0.2)
         # Stopped (SIGTERM: senders finish what they are in, alerts included): nothing more can come.
         assert [await instance.stop() for instance in instances] == [0, 0]
-        for instance in instances:
-            assert "Mailbox login failing: ops" in instance.log_text()  # each raised it
+        # The instance whose failure turned the mailbox unhealthy raised it (mailbox_health moves by
+        # compare-and-set: the other saw it already unhealthy); the alert claim would stop a second one too.
+        assert any("Mailbox login failing: ops" in instance.log_text() for instance in instances)
         alerts = [m for m in emu.robot_messages if "ops" in str(m.msg_param)]
         print(f"\nchat alerts: {len(alerts)}; logins refused: {sum(1 for _, ok in server.logins if not ok)}")
         assert len(alerts) == 1, alerts
