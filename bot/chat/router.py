@@ -17,6 +17,7 @@ from bot.app import App
 from bot.chat.cards import Cards
 from bot.chat.handlers import Commands
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
+from bot.chat.rules import RuleCommands
 from bot.chat.text import CANCELLED, ERROR, REFUSED, T, compact
 from bot.chat.signin import Push
 from bot.chat.wizard import CANCEL, SECRET_STATES, Wizard
@@ -29,6 +30,9 @@ from bot.state.flows import Flow, Flows, Superseded
 log = logging.getLogger("mailbot.chat")
 
 _MB = r"(?:邮箱|mailbox|mail box|mailboxes)"
+_RULE = r"(?:通知规则|审批规则|规则)"
+_RULE_EN = r"(?:notification\s+|approval\s+)?rule"
+_RN = r"(?:\s*(?!\S*(?:怎么|如何|为什么|吗|呢|\bhow\b|\bwhat\b|\bwhy\b))(?P<n>\S+))?"  # a rule's name or number; none: the list
 _N = r"\s*(?:#|no\.?|第)?\s*(?!\S*(?:怎么|如何|为什么|吗|呢|\bhow\b|\bwhat\b|\bwhy\b))(?P<n>[^\s=]+?)\s*(?:号)?"
 
 
@@ -46,6 +50,14 @@ def _intent(name: str, *patterns: str, admin: bool = True) -> Intent:
 INTENTS: tuple[Intent, ...] = (
     _intent("cancel", CANCEL.pattern, admin=False),
     _intent("help", r"^(?:帮助|help|\?|菜单|menu|命令|commands?|使用说明|说明|怎么用|你能做什么|what can you do|usage|)$", admin=False),
+    # Rules first: "启用通知规则 X" must not be read as enabling a mailbox named "通知规则X".
+    _intent("new_rule", rf"^(?:新建|新增|添加|创建|增加)(?:一[条个])?{_RULE}(?P<rest>.*)$",
+            rf"^(?:new|add|create)\s*(?:an?\s+|new\s+)?{_RULE_EN}\b(?P<rest>.*)$"),
+    _intent("rules", rf"^(?:{_RULE}(?:列表|清单)?|列出(?:所有)?{_RULE}|(?:查看|所有|查看所有){_RULE}(?:列表)?)$",
+            r"^(?:(?:list|show|ls)\s+)?(?:all\s+)?(?:the\s+)?(?:notification\s+|approval\s+)?rules$", r"^rule\s*list$"),
+    _intent("remove_rule", rf"^(?:删除|移除|删掉){_RULE}{_RN}$", rf"^(?:remove|delete|rm|del)\s*{_RULE_EN}\b{_RN}$"),
+    _intent("enable_rule", rf"^(?:启用|激活|开启){_RULE}{_RN}$", rf"^(?:enable|activate)\s*{_RULE_EN}\b{_RN}$"),
+    _intent("disable_rule", rf"^(?:停用|禁用|关闭){_RULE}{_RN}$", rf"^(?:disable|deactivate)\s*{_RULE_EN}\b{_RN}$"),
     _intent("new", rf"^(?:新建|新增|添加|创建|注册|增加)(?:一个)?{_MB}(?P<rest>.*)$",
             rf"^(?:new|add|create|register)\s*(?:a\s+|new\s+)?{_MB}\b(?P<rest>.*)$"),
     _intent("list", rf"^(?:{_MB}列表|列出{_MB}|查看{_MB}列表|所有{_MB}|查看所有{_MB}|{_MB}清单)$",
@@ -79,6 +91,8 @@ HELP = T(
        "- 管理员：新建邮箱（或 新建邮箱 名称=… 账号=… [类型=…]）、邮箱列表、查看邮箱 N、测试邮箱 N [地址]、"
        "修改邮箱 N 端口=…、删除邮箱 N、启用/停用/设为默认 N、重新授权 N（Outlook、Microsoft 365、Gmail 的浏览器授权失效时）、"
        "邮箱状态（登录是否正常、今日发信量与每日上限）、发送记录、重试 ID、测试发送 N 地址\n"
+       "- 管理员：审批通知规则（钉钉审批事件 → 邮件）：新建通知规则 名称=… 流程=… 时机=… 邮箱=… 模板=… 收件人=…、"
+       "规则列表、启用/停用/删除通知规则 名称\n"
        "- 任何一步都可以发送“取消”。",
     en="I can:\n"
        "- explain how to get a mailbox's app password / SMTP settings, e.g. 'how do I get a Gmail app password'\n"
@@ -87,6 +101,8 @@ HELP = T(
        "reauth N (when the browser sign-in of Outlook, Microsoft 365, Gmail expired), "
        "mailbox status (login health, mails sent today against the daily quota), outbox, "
        "retry ID, send test N addr\n"
+       "- for admins: approval notification rules (DingTalk approval events → mail): new rule name=… process=… "
+       "on=… mailbox=… template=… to=…, rules, enable/disable/remove rule NAME\n"
        "- send 'cancel' at any step.",
 )
 SHORT_HELP = T(zh="没听懂。发送“帮助”查看我能做什么，或直接问“怎么获取163邮箱授权码”。",
@@ -98,6 +114,7 @@ NOTHING_TO_CANCEL = T(zh="现在没有进行中的操作，无需取消。", en=
 STILL_OPEN = T(zh="（你的“{flow}”还在进行中：{prompt}）", en="(Your '{flow}' is still open: {prompt})")
 LEFT = T(zh="（已放弃未完成的“{flow}”。）", en="(Left your unfinished '{flow}'.)")
 # intents that start a dialog of their own: the open one is left for it
+RULE_INTENTS = frozenset({"new_rule", "rules", "remove_rule", "enable_rule", "disable_rule"})
 STARTS_FLOW = frozenset({"new", "remove", "edit", "reauth"})
 # Front ends whose message ids are unique and may be delivered again, to this or another instance:
 # each such message is handled by the one instance that claims its id first.
@@ -133,6 +150,7 @@ class Router:
         self.wizard = Wizard(app, self.flows)
         self.cards = Cards(app, self.wizard)
         self.commands = Commands(app, self.wizard, self.cards)
+        self.rule_commands = RuleCommands(app)
 
     @property
     def pushes(self) -> dict[str, Push]:
@@ -228,7 +246,8 @@ class Router:
             return closed + [TextReply(CANCELLED(lang) if closed else NOTHING_TO_CANCEL(lang))]
         if _is_admin_intent(name) and not msg.is_admin:
             return [TextReply(REFUSED(lang))]
-        return await getattr(self.commands, name)(msg, args, lang)
+        commands = self.rule_commands if name in RULE_INTENTS else self.commands
+        return await getattr(commands, name)(msg, args, lang)
 
 
 def failure_reply(msg: IncomingMessage) -> TextReply:

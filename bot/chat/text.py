@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from bot.i18n import Text
 
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])(?![^\s=]*=)")
 _TRAILING = re.compile(r"[\s.。!！?？~～,，;；]+$")
 _QUOTES = "\"'“”‘’「」『』《》<>`"
-_PAIR = re.compile(r"([A-Za-z\u3400-\u9fff]+)\s*[=:]\s*(\"[^\"]*\"|'[^']*'|\S+)")
+_PAIR = re.compile(r"([A-Za-z_\u3400-\u9fff]+)\s*[=:]\s*(\"[^\"]*\"|'[^']*'|\S+)")
 
 FIELD_KEYS: dict[str, str] = {
     "名称": "name", "名字": "name", "name": "name",
@@ -40,12 +41,13 @@ def unquote(value: str) -> str:
     return value.strip().strip(_QUOTES).strip()
 
 
-def parse_pairs(text: str) -> tuple[dict[str, str], list[str]]:
-    """`名称=X 账号=Y` / `name=X account=Y` → ({field: value}, unknown keys)."""
+def parse_pairs(text: str, keys: Mapping[str, str] = FIELD_KEYS) -> tuple[dict[str, str], list[str]]:
+    """`名称=X 账号=Y` / `name=X account=Y` → ({field: value}, unknown keys); `keys` maps what users
+    type to fields (a mailbox's by default, a rule's for 新建通知规则)."""
     fields: dict[str, str] = {}
     unknown: list[str] = []
     for key, value in _PAIR.findall(unicodedata.normalize("NFKC", text)):
-        field = FIELD_KEYS.get(key.lower())
+        field = keys.get(key.lower())
         if field is None:
             unknown.append(key)
         else:
