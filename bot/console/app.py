@@ -56,6 +56,7 @@ CALLBACK_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8
 <h1>{title}</h1><p class="{css}" role="status">{body}</p>{guide}
 <p><a class="btn primary" href="{prefix}/#mailboxes">{back}</a></p></main></body></html>"""
 MAILBOX_FIELDS = ("name", "account", "type", "host", "port", "security")  # what the add form sends
+RULE_FIELDS = ("name", "process_code", "on", "result", "mailbox", "template", "to")  # RuleService.add's data
 SIGNIN_ENDED = Text(zh="这次登录已结束或已过期。请在控制台重新开始登录。",
                     en="This sign-in has ended or expired. Start the sign-in again in the console.")
 
@@ -98,7 +99,11 @@ async def errors_as_json(request: web.Request, handler: acc.Handler) -> web.Stre
         return await handler(request)
     except MailbotError as exc:
         status = next((code for cls, code in STATUS_OF if isinstance(exc, cls)), 400)
-        return web.json_response({"error": exc.code, "message": exc.message(_lang(request))}, status=status)
+        body: dict[str, Any] = {"error": exc.code, "message": exc.message(_lang(request))}
+        if isinstance(exc, InvalidInput):  # each problem shown under its field, in the page's language
+            body["fields"] = [{"field": e.field, "problem": e.problem(_lang(request)), "example": e.example}
+                              for e in exc.errors]
+        return web.json_response(body, status=status)
 
 
 NOT_JSON = Text(zh="请求体必须是 JSON 对象。", en="The body must be a JSON object.")
@@ -241,6 +246,31 @@ class Console:
         mailbox = await self.services.app.mailboxes.remove(request.match_info["name"], ACTOR)
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
 
+    # ---- approval notification rules ----------------------------------------------------
+
+    async def rules(self, request: web.Request) -> web.Response:
+        """The rules, and the mailbox and template names the add form offers (the service checks them)."""
+        app, lang = self.services.app, _lang(request)
+        return web.json_response({
+            "rules": [present.rule(r, lang) for r in sorted(await app.rules.list(), key=lambda r: r.name.casefold())],
+            "mailboxes": sorted(m.name for m in await app.mailboxes.list()),
+            "templates": sorted(str(t["name"]) for t in await app.relay.templates.list())})
+
+    async def rule_add(self, request: web.Request) -> web.Response:
+        """A new rule; a 422 lists every bad field (errors_as_json)."""
+        body = await _json_body(request)
+        rule = await self.services.app.rules.add({k: body[k] for k in RULE_FIELDS if k in body}, ACTOR)
+        return web.json_response({"ok": True, "rule": present.rule(rule, _lang(request))})
+
+    async def rule_action(self, request: web.Request) -> web.Response:
+        enabled = request.match_info["action"] == "enable"
+        rule = await self.services.app.rules.set_enabled(request.match_info["name"], enabled, ACTOR)
+        return web.json_response({"ok": True, "rule": present.rule(rule, _lang(request))})
+
+    async def rule_delete(self, request: web.Request) -> web.Response:
+        rule = await self.services.app.rules.remove(request.match_info["name"], ACTOR)
+        return web.json_response({"ok": True, "rule": present.rule(rule, _lang(request))})
+
     # ---- OAuth2 sign-in -------------------------------------------------------------------
 
     async def signin_begin(self, request: web.Request) -> web.Response:
@@ -347,6 +377,10 @@ def build_console(services: Services, access: acc.Access) -> web.Application:
         web.get("/api/detect", console.detect),
         web.post("/api/mailboxes/{name}/{action}", console.mailbox_action),
         web.delete("/api/mailboxes/{name}", console.mailbox_delete),
+        web.get("/api/rules", console.rules),
+        web.post("/api/rules", console.rule_add),
+        web.post("/api/rules/{name}/{action:enable|disable}", console.rule_action),
+        web.delete("/api/rules/{name}", console.rule_delete),
         web.post("/api/signins", console.signin_begin),
         web.get("/api/signins/{id}", console.signin_status),
         web.post("/api/signins/{id}/paste", console.signin_paste),

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.audit import AuditEntry
+from bot.chat.rules import when_text
 from bot.errors import FIELD_LABELS, SmtpError, smtp_error_from
 from bot.i18n import Text
 from bot.mailboxes.model import UNPACED, Mailbox
 from bot.providers import CATALOG
 from bot.relay.models import MailRecord
+from bot.rules import Rule
 
 _REPLY_MARKERS = ("\nServer reply: ", "\nDetails: ")  # how SmtpError.message("en") appends the reply
 ACTIONS: dict[str, Text] = {
@@ -26,14 +28,19 @@ ACTIONS: dict[str, Text] = {
     "default": Text(zh="设为默认", en="make default"), "rate": Text(zh="发送速率", en="rate"),
     "test": Text(zh="测试登录", en="login test"), "token_create": Text(zh="创建令牌", en="create token"),
     "token_revoke": Text(zh="吊销令牌", en="revoke token"),
+    "rule_add": Text(zh="新增规则", en="add rule"), "rule_remove": Text(zh="删除规则", en="remove rule"),
+    "rule_enable": Text(zh="启用规则", en="enable rule"), "rule_disable": Text(zh="停用规则", en="disable rule"),
 }
 CHANGE_LABELS: dict[str, Text] = {
     **FIELD_LABELS, "enabled": Text(zh="启用", en="Enabled"), "verified": Text(zh="登录已验证", en="Login verified"),
     "was_default": Text(zh="原为默认", en="Was default"), "previous": Text(zh="原默认邮箱", en="Previous default"),
     "to": Text(zh="收件人", en="To"), "reason": Text(zh="原因", en="Reason"),
     "mailboxes": Text(zh="邮箱", en="Mailboxes"), "message_id": Text(zh="Message-ID", en="Message-ID"),
+    "process_code": Text(zh="审批流程", en="Process code"), "on": Text(zh="时机", en="On"),
+    "result": Text(zh="审批结果", en="Result"), "mailbox": Text(zh="邮箱", en="Mailbox"),
+    "template": Text(zh="模板", en="Template"),
 }
-PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate"})  # their changes are {field: [old, new]}
+PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate", "rule_enable", "rule_disable"})  # their changes are {field: [old, new]}
 _YES, _NO, _CHANGED = Text(zh="是", en="yes"), Text(zh="否", en="no"), Text(zh="已更改", en="changed")
 _UNPACED = Text(zh="不限速", en="no pacing")
 
@@ -63,6 +70,11 @@ def mailbox(m: Mailbox, lang: str) -> dict[str, Any]:
     if m.last_check is not None and not m.last_check.ok:
         data["last_check"]["message"] = error_text(m.last_check.code, m.last_check.reason, m.type, lang)
     return data
+
+
+def rule(r: Rule, lang: str) -> dict[str, Any]:
+    """The rule's stored fields plus when it fires, said as the chat says it."""
+    return {**r.public(), "when_text": when_text(r, lang)}
 
 
 def provider_types() -> list[dict[str, Any]]:

@@ -28,7 +28,15 @@ const I18N = {
     paste_label: "跳转后的地址（或 code）", finish: "完成登录", waiting: "等待登录…", close: "关闭",
     saved_new: "已保存邮箱“{name}”（{account}）：已用 OAuth2 登录，登录验证通过。",
     saved_again: "“{name}”已重新登录，登录验证通过；等待中的邮件会继续发送。",
-    sign_in_again: "重新登录", oauth2: "OAuth2", needs_reauth: "需要重新登录"},
+    sign_in_again: "重新登录", oauth2: "OAuth2", needs_reauth: "需要重新登录",
+    rules: "通知规则", add_rule: "添加规则", save_rule: "保存规则", process_code: "审批流程编码", when: "时机",
+    on: "时机", on_finish: "审批结束（finish）", on_start: "发起审批（start）", on_terminate: "撤销/终止（terminate）",
+    result_only: "审批结果（仅审批结束时）", result_any: "任何结果", result_agree: "通过（agree）",
+    result_refuse: "拒绝（refuse）", template: "邮件模板", recipients: "收件人",
+    process_hint: "审批模板的 processCode：审批后台里该模板 URL 中的 PROC-…",
+    to_hint: "originator（发起人）和/或邮件地址，逗号分隔",
+    rules_intro: "钉钉审批事件发生时，按规则用指定邮箱和模板发邮件。事件订阅和权限见 README“Approval events → mail”。",
+    no_rules: "还没有通知规则。", rule_saved: "已添加规则“{name}”。", rule_invalid: "规则没有保存，请按提示修改。"},
   en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
     conv_admin: "Single chat · admin", conv_member: "Single chat · member", conv_group: "Group chat",
     speak_as: "Speak as", admin: "admin", member: "member", message: "Message", message_ph: "Type a message, e.g. help",
@@ -58,7 +66,17 @@ const I18N = {
     waiting: "Waiting for the sign-in…", close: "Close",
     saved_new: "Saved mailbox '{name}' ({account}): signed in with OAuth2, login check passed.",
     saved_again: "'{name}' is signed in again, login check passed; its waiting mail goes out.",
-    sign_in_again: "Sign in again", oauth2: "OAuth2", needs_reauth: "needs sign-in"},
+    sign_in_again: "Sign in again", oauth2: "OAuth2", needs_reauth: "needs sign-in",
+    rules: "Rules", add_rule: "Add rule", save_rule: "Save rule", process_code: "Process code", when: "When",
+    on: "When", on_finish: "approval finished (finish)", on_start: "approval started (start)",
+    on_terminate: "approval terminated (terminate)", result_only: "Result (finish only)", result_any: "any result",
+    result_agree: "approved (agree)", result_refuse: "refused (refuse)", template: "Mail template",
+    recipients: "Recipients", process_hint: "The approval form's processCode: the PROC-… in its URL in the approval admin",
+    to_hint: "originator (the applicant) and/or e-mail addresses, comma-separated",
+    rules_intro: "When a DingTalk approval event happens, a rule sends mail from its mailbox with its template. "
+      + "The event subscription and permissions: README, 'Approval events → mail'.",
+    no_rules: "No notification rules yet.", rule_saved: "Added rule '{name}'.",
+    rule_invalid: "The rule was not saved: see the fields."},
 };
 
 const state = {csrf: "", personas: {}, types: [], signin: null, detected: null,
@@ -91,7 +109,8 @@ async function api(method, path, body) {
   if (response.status === 401) { location.href = "login"; throw new Error("login"); }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    throw Object.assign(new Error(data.message || t("http_error", {status: response.status})), {status: response.status});
+    throw Object.assign(new Error(data.message || t("http_error", {status: response.status})),
+      {status: response.status, fields: data.fields || []});
   }
   return data;
 }
@@ -476,6 +495,95 @@ function labelCells(selector) {
   }
 }
 
+// ---- approval notification rules ------------------------------------------------------
+
+const RULE_FIELDS = ["name", "process_code", "on", "result", "mailbox", "template", "to"];
+
+function ruleActions(r, cell) {
+  const status = $("#ru-status");
+  const toggle = el("button", {type: "button", class: "btn", text: t(r.enabled ? "disable" : "enable"), onclick: async () => {
+    try { await api("POST", `api/rules/${encodeURIComponent(r.name)}/${r.enabled ? "disable" : "enable"}`); }
+    catch (err) { status.textContent = `${t("error")}: ${err.message}`; }
+    await loadRules();
+  }});
+  const askDelete = () => {
+    const confirm = el("button", {type: "button", class: "btn danger", text: t("confirm_delete"), onclick: async () => {
+      try {
+        await api("DELETE", `api/rules/${encodeURIComponent(r.name)}`);
+        status.textContent = t("deleted", {name: r.name});
+      } catch (err) { status.textContent = `${t("error")}: ${err.message}`; }
+      await loadRules();
+    }});
+    const cancel = el("button", {type: "button", class: "btn", text: t("cancel"), onclick: () => loadRules()});
+    cell.replaceChildren(el("span", {class: "confirm", text: t("confirm_q", {name: r.name})}), confirm, cancel);
+    confirm.focus();
+  };
+  cell.replaceChildren(toggle, el("button", {type: "button", class: "btn danger", text: t("delete"), onclick: askDelete}));
+}
+
+async function loadRules() {
+  const data = await api("GET", "api/rules");
+  const options = (id, names) => $(id).replaceChildren(...names.map((name) => el("option", {value: name})));
+  options("#rule-mailboxes", data.mailboxes);
+  options("#rule-templates", data.templates);
+  const rows = data.rules.map((r) => {
+    const actions = el("td", {class: "actions"});
+    ruleActions(r, actions);
+    return el("tr", {"data-name": r.name},
+      el("td", {class: "nowrap"}, el("strong", {text: r.name})), el("td", {class: "addr", text: r.process_code}),
+      el("td", {"data-when": r.result ? `${r.on}/${r.result}` : r.on, text: r.when_text}),
+      el("td", {text: r.mailbox}), el("td", {text: r.template}), el("td", {class: "addr", text: r.to.join(", ")}),
+      el("td", {class: "nowrap state", "data-enabled": String(r.enabled), text: t(r.enabled ? "enabled" : "disabled")}),
+      actions);
+  });
+  $("#ru-table tbody").replaceChildren(...rows);
+  labelCells("#ru-table");
+  const status = $("#ru-status");
+  if (!data.rules.length) status.textContent = t("no_rules");
+  else if (status.textContent === t("no_rules")) status.textContent = "";
+}
+
+function toggleRuleAdd(open) {
+  $("#ru-add").hidden = !open;
+  $("#ru-add-open").setAttribute("aria-expanded", String(open));
+  if (open) $("#rule-name").focus();
+}
+
+// Each problem under its field, as the server words it; the first bad field gets the focus.
+function showRuleErrors(fields) {
+  for (const name of RULE_FIELDS) {
+    $(`#rule-${name}-error`).textContent = "";
+    $(`#rule-${name}`).removeAttribute("aria-invalid");
+  }
+  for (const f of fields) {
+    const node = $(`#rule-${f.field}-error`);
+    if (!node) continue;
+    node.textContent = f.example ? `${f.problem}${state.lang === "zh" ? "，例如：" : ", e.g. "}${f.example}` : f.problem;
+    $(`#rule-${f.field}`).setAttribute("aria-invalid", "true");
+  }
+  const first = fields.find((f) => $(`#rule-${f.field}`));
+  if (first) $(`#rule-${first.field}`).focus();
+}
+
+async function saveRule(event) {
+  event.preventDefault();
+  const body = {};
+  for (const name of RULE_FIELDS) body[name] = $(`#rule-${name}`).value.trim();
+  const status = $("#ru-status");
+  try {
+    const res = await api("POST", "api/rules", body);
+    showRuleErrors([]);
+    $("#ru-add").reset();
+    toggleRuleAdd(false);
+    await loadRules();
+    status.textContent = t("rule_saved", {name: res.rule.name});
+  } catch (err) {
+    const known = (err.fields || []).filter((f) => RULE_FIELDS.includes(f.field));
+    showRuleErrors(known);
+    status.textContent = known.length ? t("rule_invalid") : `${t("error")}: ${err.message}`;
+  }
+}
+
 // ---- outbox -----------------------------------------------------------------------------
 
 function showOutbox(data) {
@@ -556,6 +664,7 @@ async function show(view) {
   watchOutbox(view === "outbox");
   try {
     if (view === "mailboxes") await loadMailboxes();
+    if (view === "rules") await loadRules();
     if (view === "audit") await loadAudit();
   } catch (err) { $(`#view-${view} .status`)?.replaceChildren(`${t("error")}: ${err.message}`); }
 }
@@ -583,6 +692,9 @@ async function main() {
   $("#mb-add").addEventListener("submit", savePassword);
   $("#add-signin").addEventListener("click", signInNew);
   $("#signin-close").addEventListener("click", endSignIn);
+  $("#ru-refresh").addEventListener("click", loadRules);
+  $("#ru-add-open").addEventListener("click", () => toggleRuleAdd($("#ru-add").hidden));
+  $("#ru-add").addEventListener("submit", saveRule);
   $("#au-refresh").addEventListener("click", () => turnAuditPage(0));
   $("#au-prev").addEventListener("click", () => turnAuditPage(-1));
   $("#au-next").addEventListener("click", () => turnAuditPage(1));
