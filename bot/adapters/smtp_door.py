@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import ipaddress
 import logging
 import socket
@@ -25,6 +24,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from bot.adapters.listen import cannot_listen
 from bot.config import Settings
 from bot.errors import (Conflict, FieldError, InProgress, InvalidInput, MailbotError, NotFound, PermissionDenied,
                         StorageFailed, TooLarge, Unauthorized)
@@ -47,20 +47,6 @@ REPLIES = {
         "552 5.3.4 Message too big for the relay (MAILBOT_MAX_MAIL_BYTES)",
     "500 Line too long (see RFC5321 4.5.3.1.6)": "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6: 998 octets at most)",
 }
-LISTEN_ERRORS = {
-    errno.EADDRINUSE: Text(zh="端口已被占用（也许另一个 mailbot run 正在运行）",
-                           en="the port is already in use (perhaps by another `mailbot run`)"),
-    errno.EACCES: Text(zh="没有权限使用这个端口（1024 以下的端口需要特权）",
-                       en="no permission to use this port (ports below 1024 need privileges)"),
-    errno.EADDRNOTAVAIL: Text(zh="本机没有这个地址", en="this machine has no such address"),
-}
-
-
-class CannotListen(MailbotError):
-    """The SMTP door's address is taken or not ours: a setting to change, not a crash (exit 2)."""
-
-    code = "cannot_listen"
-    exit_code = 2
 
 
 def is_loopback(host: str) -> bool:
@@ -304,16 +290,9 @@ class SmtpDoor:
 
     def _cannot_listen(self, exc: OSError) -> MailbotError | OSError:
         s = self.settings
-        why = LISTEN_ERRORS.get(exc.errno or 0)
-        if why is None:
-            return exc
-        host = f"[{s.smtp_host}]" if ":" in s.smtp_host else s.smtp_host
-        address = f"{host}:{s.smtp_port}"
-        return CannotListen(
-            Text(zh=f"SMTP 入口无法在 {address} 上监听：{why.zh}。", en=f"The SMTP door cannot listen on {address}: {why.en}."),
-            Text(zh="用 MAILBOT_SMTP_PORT 换一个空闲端口（或用 MAILBOT_SMTP_HOST 换地址；0 关闭 SMTP 入口）后重新运行 `mailbot run`。",
-                 en="Set MAILBOT_SMTP_PORT to a free port (or MAILBOT_SMTP_HOST to another address; 0 turns the "
-                    "SMTP door off) and run `mailbot run` again."))
+        return cannot_listen(exc, s.smtp_host, s.smtp_port, Text(zh="SMTP 入口", en="The SMTP door"),
+                             ("MAILBOT_SMTP_PORT", "MAILBOT_SMTP_HOST"),
+                             off=Text(zh="；0 关闭 SMTP 入口", en="; 0 turns the SMTP door off")) or exc
 
     async def stop(self) -> None:
         server, self._server = self._server, None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import importlib
 import signal
 import sys
@@ -23,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.adapters.dingtalk import DingTalkAdapter
+from bot.adapters.listen import CannotListen
+from bot.adapters.listen import cannot_listen as listen_error
 from bot.adapters.shell import ShellAdapter
 from bot.adapters.workflow import approval_events
 from bot.app import App, open_app
 from bot.chat.router import Router
 from bot.cli.common import cli_lang
 from bot.config import Settings, load_settings
-from bot.errors import MailbotError
 from bot.i18n import Text
 from bot.relay.alerts import Alert, NotifySink
 from bot.storage.lock import run_lock
@@ -96,34 +96,10 @@ LOCAL_MODE = Text(
 )
 
 
-class CannotListen(MailbotError):
-    """The HTTP address is taken or not ours: a setting to change, not a crash (exit 2)."""
-
-    code = "cannot_listen"
-    exit_code = 2
-
-
-LISTEN_ERRORS = {
-    errno.EADDRINUSE: Text(zh="端口已被占用（也许另一个 mailbot run 正在运行）",
-                           en="the port is already in use (perhaps by another `mailbot run`)"),
-    errno.EACCES: Text(zh="没有权限使用这个端口（1024 以下的端口需要特权）",
-                       en="no permission to use this port (ports below 1024 need privileges)"),
-    errno.EADDRNOTAVAIL: Text(zh="本机没有这个地址", en="this machine has no such address"),
-}
-
-
 def cannot_listen(exc: OSError, settings: Settings) -> CannotListen | None:
-    """Which address, why, and which variable moves it; None for an OS error that is not about the address."""
-    why = LISTEN_ERRORS.get(exc.errno or 0)
-    if why is None:
-        return None
-    host = f"[{settings.http_host}]" if ":" in settings.http_host else settings.http_host
-    address = f"{host}:{settings.http_port}"
-    return CannotListen(
-        Text(zh=f"无法在 {address} 上监听：{why.zh}。", en=f"Cannot listen on {address}: {why.en}."),
-        Text(zh="用 MAILBOT_HTTP_PORT 换一个空闲端口（或用 MAILBOT_HTTP_HOST 换地址）后重新运行 `mailbot run`。",
-             en="Set MAILBOT_HTTP_PORT to a free port (or MAILBOT_HTTP_HOST to another address) "
-                "and run `mailbot run` again."))
+    """The HTTP API's address, why, and which variables move it; None for another OS error."""
+    return listen_error(exc, settings.http_host, settings.http_port, Text(zh="HTTP 接口", en="The HTTP API"),
+                        ("MAILBOT_HTTP_PORT", "MAILBOT_HTTP_HOST"))
 
 
 def load_factories(names: tuple[str, ...] = COMPONENTS) -> list[Callable[[Runtime], Component | None]]:
