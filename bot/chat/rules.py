@@ -10,9 +10,12 @@ separately and a copied, corrected line is quicker than seven questions.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from bot.app import App
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
-from bot.chat.text import T, parse_pairs, unquote
+from bot.chat.text import PAIR, T, parse_pairs, unquote
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import Text
 from bot.rules import Rule
@@ -83,10 +86,15 @@ class RuleCommands:
         self.app = app
 
     async def new_rule(self, msg: IncomingMessage, args: dict[str, str], lang: str) -> list[Reply]:
-        rest = args.get("rest", "").strip()
+        # "收件人=a@x.com, b@y.com" (a space after a comma, or a Chinese comma) is one list, not a stray word.
+        rest = re.sub(r"\s*[,，、]\s*", ",", args.get("rest", "").strip())
         data, unknown = parse_pairs(rest, RULE_KEYS)
         if not data:
             return [TextReply("\n".join([USAGE(lang), "", await self._example(lang)]))]
+        if stray := PAIR.sub(" ", unicodedata.normalize("NFKC", rest)).split():  # nothing typed is dropped unsaid
+            return [TextReply("\n".join([T(zh=f"没看懂这部分：{' '.join(stray)}（每项写成 字段=值，值里有空格时加引号）。",
+                                           en=f"I did not understand: {' '.join(stray)} (write each as key=value, "
+                                              "quoting a value with spaces).")(lang), await self._example(lang)]))]
         if unknown:
             known = "、".join(dict.fromkeys(key(lang) for key in KEY_OF.values()))
             return [TextReply("\n".join([T(zh=f"不认识的字段：{'、'.join(unknown)}。可用：{known}。",

@@ -11,7 +11,7 @@ from bot.i18n import Text
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])(?![^\s=]*=)")
 _TRAILING = re.compile(r"[\s.。!！?？~～,，;；]+$")
 _QUOTES = "\"'“”‘’「」『』《》<>`"
-_PAIR = re.compile(r"([A-Za-z_\u3400-\u9fff]+)\s*[=:]\s*(\"[^\"]*\"|'[^']*'|\S+)")
+PAIR = re.compile(r"([A-Za-z_\u3400-\u9fff]+)\s*[=:]\s*(\"[^\"]*\"|'[^']*'|\S+)")
 
 FIELD_KEYS: dict[str, str] = {
     "名称": "name", "名字": "name", "name": "name",
@@ -46,7 +46,7 @@ def parse_pairs(text: str, keys: Mapping[str, str] = FIELD_KEYS) -> tuple[dict[s
     type to fields (a mailbox's by default, a rule's for 新建通知规则)."""
     fields: dict[str, str] = {}
     unknown: list[str] = []
-    for key, value in _PAIR.findall(unicodedata.normalize("NFKC", text)):
+    for key, value in PAIR.findall(unicodedata.normalize("NFKC", text)):
         field = keys.get(key.lower())
         if field is None:
             unknown.append(key)

@@ -169,3 +169,14 @@ async def test_without_a_name_the_list_answers(app: App, say: Say) -> None:
 
 async def test_help_mentions_rules(say: Say) -> None:
     assert "新建通知规则" in await say("帮助") and "new rule" in await say("help")
+
+
+async def test_recipients_with_spaces_after_commas_are_one_list_and_nothing_is_dropped(app: App, say: Say) -> None:
+    await seed(app)
+    reply = await say("新建通知规则 名称=报销 流程=PROC-1 时机=finish 邮箱=ops 模板=approved "
+                      "收件人=originator, finance@example.com，boss@example.com")
+    assert reply.startswith("✅"), reply
+    (rule,) = await app.rules.list()
+    assert rule.to == ["originator", "finance@example.com", "boss@example.com"]
+    reply = await say("new rule name=other process=PROC-1 on=finish mailbox=ops template=approved to=originator please")
+    assert "I did not understand: please" in reply and len(await app.rules.list()) == 1
