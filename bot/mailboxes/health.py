@@ -43,7 +43,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import (MailbotError, OAuthError, QuotaReached, QuotaWarning, ReauthNeeded, SmtpError, SmtpTimeout,
-                        StorageFailed)
+                        StorageFailed, smtp_error_from)
 from bot.i18n import Text
 from bot.mailboxes.model import Mailbox
 from bot.providers import get_provider
@@ -496,6 +496,9 @@ class HealthService:
                 state = "unhealthy"
                 reason = Reason(str(row.get("code")), Text(**row["cause"]), Text(**row["fix"]) if row.get("fix") else None,
                                 row.get("provider_type"))
+            elif (failed := self._own_check_failed(mailbox, checked, max(
+                    float((latest or {}).get("last_sent_at") or 0), local.last_sent if local else 0.0))) is not None:
+                state, reason = "unhealthy", failed
             elif checked is not None or (latest or {}).get("last_sent_at"):
                 state = "healthy"
             else:
@@ -508,6 +511,19 @@ class HealthService:
                 check_ok=check_ok, strikes=int((row or {}).get("strikes", 0)), last_sent_at=_dt(last_sent),
                 sent_today=sent_today, quota=quota_of(mailbox)))
         return out
+
+    @staticmethod
+    def _own_check_failed(mailbox: Mailbox, checked: float | None, last_sent: float) -> Reason | None:
+        """The mailbox's own newest check (a manual `test`, shown to the admin who ran it) failed with a
+        login-class reason: it reads unhealthy until a later check or send passes."""
+        check = mailbox.last_check
+        if (check is None or check.ok or not check.code or checked != check.at.timestamp()
+                or last_sent > check.at.timestamp()):
+            return None
+        error = smtp_error_from(check.code, None, mailbox.type)
+        if not is_login_class(error) or error.code != check.code:  # unknown or temporary: not a verdict
+            return None
+        return Reason(error.code, error.cause, error.fix, mailbox.type)
 
     async def prune(self, names: set[str]) -> int:
         """Forget counter rows older than SENT_KEEP_DAYS (oldest first, bounded pages) and the health

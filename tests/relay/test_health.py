@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from bot.app import App, open_app
@@ -290,3 +291,37 @@ async def test_one_check_per_mailbox_across_instances(postgres_url: str, tmp_pat
         clock.advance(3600 * INTERVAL_H)
         await asyncio.gather(*(c.checker.tick() for c in checkers))
         assert sum(c.checker.checks for c in checkers) == 2 and sum(len(c.events) for c in checkers) == 1
+
+
+async def test_a_manual_test_that_is_refused_reads_unhealthy_until_a_later_one_passes(
+        smtp_server: Any, tmp_path: Path) -> None:
+    server = smtp_server(users={USER: "a-new-code"}, auth_reply="535 5.7.8 authentication failed")  # revoked
+    async with open_app(relay_settings(tmp_path / "data")) as app:
+        await add_mailbox(app, "ops", server)
+        c = Checker(app, Clock(datetime.now(UTC).timestamp()))
+        with pytest.raises(MailbotError):
+            await app.mailboxes.test("ops", ADMIN)  # `mailbot mailbox test ops`, or 测试邮箱 in chat
+        item = await c.state(app)
+        assert item.state == "unhealthy" and item.reason is not None and item.reason.code == "auth_rejected"
+        assert item.to_json("en")["reason"]["fix"]
+        server.users = {USER: PASSWORD}
+        await app.mailboxes.test("ops", ADMIN)
+        assert (await c.state(app)).state == "healthy"
+
+
+async def test_after_a_refused_manual_test_a_successful_send_reads_healthy(smtp_server: Any, relay_factory: Any) -> None:
+    server = smtp_server(users={USER: "a-new-code"}, auth_reply="535 5.7.8 authentication failed")
+    async with relay_factory(server) as relay:
+        with pytest.raises(MailbotError):
+            await relay.app.mailboxes.test("ops", ADMIN)
+        [item] = await relay.app.health.status(await relay.app.mailboxes.list())
+        assert item.state == "unhealthy"
+        server.users = {USER: PASSWORD}  # fixed at the provider; no new test, but mail goes out
+        _, body = await relay.post(MAIL)
+        assert (await relay.wait_status(body["id"], "sent"))["status"] == "sent"
+        for _ in range(100):
+            [item] = await relay.app.health.status(await relay.app.mailboxes.list())
+            if item.state == "healthy":
+                break
+            await asyncio.sleep(0.05)
+        assert item.state == "healthy"
