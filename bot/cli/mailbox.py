@@ -10,13 +10,15 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from bot.app import open_app
+from bot.app import App, open_app
 from bot.cli.common import cli_actor, cli_lang, fail, print_fields, print_json, table
 from bot.config import load_settings
 from bot.cli.loopback import LoopbackRedirect, loopback_redirect, stdin_lines
 from bot.errors import InvalidInput, SmtpError
 from bot.i18n import Text
 from bot.mailboxes import Mailbox
+from bot.mailboxes.service import SaveResult
+from bot.mailboxes.signin import SignIn
 from bot.mailboxes.health import quota_of
 from bot.mailboxes.model import UNPACED
 from bot.providers import PROVIDER_TYPES
@@ -143,23 +145,20 @@ def _print_saved(mailbox: Mailbox, warnings: list[Any], verified: bool, lang: st
 
 async def _add(args: argparse.Namespace) -> int:
     lang = _lang(args)
+    if args.oauth and (args.password_stdin or args.no_verify):
+        return fail("--oauth signs in instead of a password, and always checks the login: drop --password-stdin "
+                    "and --no-verify." if lang == "en" else "--oauth 用登录代替密码，且总会验证登录：请去掉 --password-stdin 和 --no-verify。", 2)
     data = {"name": args.name, "account": args.account, **_server_changes(args)}
-    detected = None
-    if not data.get("type") and not data.get("host"):  # the provider from the domain (MX), said on stderr
-        async with open_app(load_settings()) as app:
-            detected = await app.mailboxes.propose_type(data)
-    if detected is not None:
-        data["type"] = detected.type
-        if detected.mx:  # a public domain needs no saying
-            print(("类型按域名判断：" if lang == "zh" else "Type from the domain: ") + detected.reason(lang)
-                  + ("（用 --type 可改）" if lang == "zh" else " (--type overrides)"), file=sys.stderr)
-    if args.oauth:
-        if args.password_stdin or args.no_verify:
-            return fail("--oauth signs in instead of a password, and always checks the login: drop --password-stdin "
-                        "and --no-verify." if lang == "en" else "--oauth 用登录代替密码，且总会验证登录：请去掉 --password-stdin 和 --no-verify。", 2)
-        return await sign_in(lang, data=data)
-    secret = _read_secret(args, "Password / authorization code: ")
     async with open_app(load_settings()) as app:
+        detected = await app.mailboxes.propose_type(data)  # no type and no host: the provider from the MX
+        if detected is not None:
+            data["type"] = detected.type
+            if detected.mx:  # a public domain needs no saying
+                print(("类型按域名判断：" if lang == "zh" else "Type from the domain: ") + detected.reason(lang)
+                      + ("（用 --type 可改）" if lang == "zh" else " (--type overrides)"), file=sys.stderr)
+        if args.oauth:
+            return await sign_in(app, lang, data=data)
+        secret = _read_secret(args, "Password / authorization code: ")
         try:
             result = await app.mailboxes.add(data, secret, cli_actor(), verify=not args.no_verify)
         except SmtpError as exc:
@@ -169,14 +168,15 @@ async def _add(args: argparse.Namespace) -> int:
 
 
 async def _reauth(args: argparse.Namespace) -> int:
-    return await sign_in(_lang(args), reauth=args.target)
+    async with open_app(load_settings()) as app:
+        return await sign_in(app, _lang(args), reauth=args.target)
 
 
-async def sign_in(lang: str, *, data: dict[str, Any] | None = None, reauth: str | None = None) -> int:
+async def sign_in(app: App, lang: str, *, data: dict[str, Any] | None = None, reauth: str | None = None) -> int:
     """The OAuth2 sign-in from a terminal: Microsoft shows a code to type at its page and polls;
     Google shows a consent address, and the redirect comes back to a loopback listener here or is
     pasted. Ctrl-C or the code's expiry ends it with nothing saved."""
-    async with open_app(load_settings()) as app, loopback_redirect() as redirect:
+    async with loopback_redirect() as redirect:
         signin = await app.signins.begin(data, reauth=reauth, redirect_uri=redirect.uri)
         print(signin.instructions(lang))
         if signin.code is not None:
@@ -196,7 +196,7 @@ async def sign_in(lang: str, *, data: dict[str, Any] | None = None, reauth: str 
     return 0
 
 
-async def _finish(app: Any, signin: Any, redirect: LoopbackRedirect) -> Any:
+async def _finish(app: App, signin: SignIn, redirect: LoopbackRedirect) -> SaveResult:
     """Device flow: wait for it. Code flow: the first of the browser's redirect or a pasted line;
     an unreadable paste asks again."""
     if signin.code is None:

@@ -454,12 +454,7 @@ class MailboxService:
             raise InvalidInput([FieldError(field="rate_per_minute",
                                            problem=Text(zh="每分钟封数需在 1–10000 之间", en="must be 1–10000 mails a minute"),
                                            example="20")])
-        async with self._lock:
-            mailbox, raw = await self._stored(name)
-            updated = self._touched(mailbox, actor, rate_per_minute=per_minute)
-            await self._replace(raw, mailbox.name, updated)
-        await self.audit.record(actor, "rate", mailbox.name, {"rate_per_minute": [mailbox.rate_per_minute, per_minute]})
-        return updated
+        return await self._override(name, actor, "rate", "rate_per_minute", per_minute)
 
     async def set_quota(self, name: str, per_day: int | None, actor: Actor) -> Mailbox:
         """Override the mailbox's daily sending quota (mails a day), or None for the provider's
@@ -469,11 +464,15 @@ class MailboxService:
             raise InvalidInput([FieldError(field="quota_per_day",
                                            problem=Text(zh="每日封数需在 1–10000000 之间", en="must be 1–10000000 mails a day"),
                                            example="500")])
+        return await self._override(name, actor, "quota", "quota_per_day", per_day)
+
+    async def _override(self, name: str, actor: Actor, action: str, field: str, value: Any) -> Mailbox:
+        """Set one of the mailbox's relay overrides (compare-and-set), audited with its old and new value."""
         async with self._lock:
             mailbox, raw = await self._stored(name)
-            updated = self._touched(mailbox, actor, quota_per_day=per_day)
+            updated = self._touched(mailbox, actor, **{field: value})
             await self._replace(raw, mailbox.name, updated)
-        await self.audit.record(actor, "quota", mailbox.name, {"quota_per_day": [mailbox.quota_per_day, per_day]})
+        await self.audit.record(actor, action, mailbox.name, {field: [getattr(mailbox, field), value]})
         return updated
 
     def _touched(self, mailbox: Mailbox, actor: Actor, **update: Any) -> Mailbox:

@@ -161,7 +161,7 @@ class Worker:
                     house_at = t + poll_s
                     await self.outbox.record_unsaved()
                     await self._flush_health()
-                    await self._watch_rates()
+                    await self._watch_mailboxes()
                     for lane in self._lanes.values():
                         await lane.close_idle(self.settings.relay_idle_s)
                 if t >= renew_at:
@@ -195,10 +195,11 @@ class Worker:
                 except TimeoutError:
                     pass
 
-    async def _watch_rates(self) -> None:
-        """A mailbox whose rate changed (here, in the CLI, or while the bot was down) gets its queue
-        paced anew: mail deferred to the old pace would otherwise keep its old times. An OAuth2 mailbox
-        that changed and can send has its mail held for a new sign-in sent at once."""
+    async def _watch_mailboxes(self) -> None:
+        """Act on mailboxes that changed (here, in the CLI, another instance, or while the bot was down):
+        a new rate re-paces the queue (mail deferred to the old pace would keep its old times); an OAuth2
+        mailbox that can send again sends the mail held for its new sign-in at once; a raised quota
+        sends the mail held for the quota."""
         for mailbox in await self.relay.mailboxes.list():
             if self._rates.get(mailbox.name) != mailbox.version:
                 await self.outbox.check_pace(mailbox.name, interval_s(mailbox))
