@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 from email.message import EmailMessage
-from functools import lru_cache
 from typing import Any, Literal, Self
 
 import aiosmtplib
@@ -34,21 +34,33 @@ class ServerSettings(BaseModel):
     auth: Literal["password", "oauth2"] = "password"
 
 
-@lru_cache(maxsize=4)
-def _tls_context(cert_file: str | None) -> ssl.SSLContext:
-    """Building a context reads the CA store (slow); share one per SSL_CERT_FILE value."""
-    del cert_file  # the cache key: create_default_context reads SSL_CERT_FILE itself
-    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+_contexts: dict[str | None, ssl.SSLContext] = {}  # per SSL_CERT_FILE value
+_local_hostname: list[str] = []  # this machine's name for EHLO, looked up once per process
 
 
-def tls_context() -> ssl.SSLContext:
-    return _tls_context(os.environ.get("SSL_CERT_FILE"))
+async def _tls_context(security: Security) -> ssl.SSLContext | None:
+    """The client TLS context; building one reads the CA store (tens of ms), so it is built once, off
+    the loop, and shared. Plain SMTP needs none."""
+    if security == "none":
+        return None
+    key = os.environ.get("SSL_CERT_FILE")  # create_default_context reads it itself
+    if key not in _contexts:
+        _contexts[key] = await asyncio.to_thread(ssl.create_default_context, ssl.Purpose.SERVER_AUTH)
+    return _contexts[key]
+
+
+async def _ehlo_name() -> str:
+    """socket.getfqdn() may wait on DNS: aiosmtplib asks it (in a thread) on every connect; once is enough."""
+    if not _local_hostname:
+        _local_hostname.append(await asyncio.to_thread(socket.getfqdn) or "localhost")
+    return _local_hostname[0]
 
 
 class SmtpSession:
     """An open, logged-in connection. Use `async with SmtpSession.open(...)` or `close()`."""
 
-    def __init__(self, server: ServerSettings, timeout: float) -> None:
+    def __init__(self, server: ServerSettings, timeout: float, *, tls: ssl.SSLContext | None = None,
+                 local_hostname: str | None = None) -> None:
         self.server = server
         self.timeout = timeout
         self._client = aiosmtplib.SMTP(
@@ -57,7 +69,8 @@ class SmtpSession:
             use_tls=server.security == "ssl",
             start_tls=server.security == "starttls",
             timeout=timeout,
-            tls_context=tls_context() if server.security != "none" else None,  # no CA store read for plain SMTP
+            tls_context=tls,
+            local_hostname=local_hostname,
         )
 
     def __repr__(self) -> str:
@@ -70,7 +83,7 @@ class SmtpSession:
 
     @classmethod
     async def open(cls, server: ServerSettings, timeout: float) -> Self:
-        session = cls(server, timeout)
+        session = cls(server, timeout, tls=await _tls_context(server.security), local_hostname=await _ehlo_name())
         stage: Stage = "connect"
         try:
             await session._client.connect()
