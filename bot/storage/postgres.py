@@ -1,6 +1,6 @@
 """PostgreSQL backend (MAILBOT_DATABASE_URL): every table in one relation, on asyncpg.
 
-Schema (version 1; `mailbot_schema` holds the applied versions, `open()` migrates under
+Schema (version 2; `mailbot_schema` holds the applied versions, `open()` migrates under
 `pg_advisory_xact_lock`, so instances that start together wait for each other):
 
     mailbot_docs (tbl text, key text, seq bigint identity, value jsonb,
@@ -11,6 +11,8 @@ Schema (version 1; `mailbot_schema` holds the applied versions, `open()` migrate
         "mailbot_ix_<tbl>__<field>"      ((value->>'field'), seq) WHERE tbl = '<tbl>', one per indexed
                                          field, created on a table's first use (advisory lock)
     mailbot_versions (tbl text primary key, v bigint)   bumped by every write, read by version()
+    mailbot_due(), mailbot_claim()       (version 2) a queue's due reads and its claim, planned to walk
+                                         (tbl, due, seq) in order whatever the statistics say
 
 Opening a table or queue is synchronous and needs no DDL: a name is a value of `tbl`. Documents are
 jsonb, so a document reads back equal to what was put, with its keys in jsonb's order.
@@ -60,6 +62,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # A JSON text holding U+0000 (jsonb and text cannot store it), not counting an escaped backslash.
 _NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
+_IN_ORDER = "SET enable_bitmapscan = off SET enable_sort = off"  # see migration 2
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE mailbot_docs (
@@ -79,6 +82,38 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE UNIQUE INDEX mailbot_docs_order ON mailbot_docs (tbl, seq)",
         "CREATE INDEX mailbot_docs_due ON mailbot_docs (tbl, due, seq) WHERE due IS NOT NULL",
         "CREATE TABLE mailbot_versions (tbl text PRIMARY KEY, v bigint NOT NULL)",
+    ],
+    # The queue's reads walk (tbl, due, seq) in order and stop after `lim` free entries. Left to
+    # itself the planner, whenever its statistics are stale (a fresh database, or a queue that grew
+    # since autovacuum last looked), fetched every due entry and sorted them: each claim of 64 cost
+    # O(queue), 10 ms at 20,000 due. The settings hold only inside these functions.
+    2: [
+        f"""CREATE FUNCTION mailbot_due(q text, until float8, now float8, lim integer)
+            RETURNS TABLE (key text, value jsonb, due float8, seq bigint)
+            LANGUAGE plpgsql STABLE {_IN_ORDER} AS $$
+            BEGIN
+                RETURN QUERY
+                SELECT d.key, d.value, d.due, d.seq FROM mailbot_docs d
+                WHERE d.tbl = q AND d.due <= until AND d.lease < now
+                ORDER BY d.due, d.seq LIMIT lim;
+            END $$""",
+        f"""CREATE FUNCTION mailbot_claim(q text, until float8, now float8, lim integer, patch jsonb)
+            RETURNS TABLE (key text, value jsonb, due float8, seq bigint)
+            LANGUAGE plpgsql {_IN_ORDER} AS $$
+            BEGIN
+                RETURN QUERY
+                WITH picked AS (
+                    SELECT d.key FROM mailbot_docs d WHERE d.tbl = q AND d.due <= until AND d.lease < now
+                    ORDER BY d.due, d.seq LIMIT lim FOR UPDATE SKIP LOCKED),
+                taken AS (
+                    UPDATE mailbot_docs AS d SET value = d.value || patch
+                    FROM picked WHERE d.tbl = q AND d.key = picked.key
+                    RETURNING d.key, d.value, d.due, d.seq),
+                bump AS (
+                    INSERT INTO mailbot_versions AS x (tbl, v) SELECT q, 1 WHERE EXISTS (SELECT FROM taken)
+                    ON CONFLICT (tbl) DO UPDATE SET v = x.v + 1)
+                SELECT t.key, t.value, t.due, t.seq FROM taken t;
+            END $$""",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -358,17 +393,15 @@ class PostgresTable(Table):
 
 class PostgresQueue(PostgresTable, Queue):
     """Documents carry `due`, `lease`, `owner`; `due` and `lease` are also generated columns, so a
-    due read walks the (tbl, due, seq) index and stops after `limit` free entries."""
-
-    _FREE = "tbl = $1 AND due <= $2 AND lease < $3"
+    due read walks the (tbl, due, seq) index and stops after `limit` free entries (the functions
+    of migration 2 keep the planner on that path)."""
 
     def _wakes(self, put: Mapping[str, Document]) -> bool:
         return bool(put)
 
     async def due(self, until: float, limit: int) -> list[tuple[str, Document]]:
         rows = await self._read(lambda conn: conn.fetch(
-            f"SELECT key, value FROM mailbot_docs WHERE {self._FREE} ORDER BY due, seq LIMIT $4",
-            self.name, float(until), time.time(), int(limit)))
+            "SELECT key, value FROM mailbot_due($1, $2, $3, $4)", self.name, float(until), time.time(), int(limit)))
         return [(row[0], json.loads(row[1])) for row in rows]
 
     async def claim(self, until: float, limit: int, owner: str, lease_s: float) -> list[tuple[str, Document]]:
@@ -376,19 +409,8 @@ class PostgresQueue(PostgresTable, Queue):
             now = time.time()
             patch = json.dumps({"lease": now + lease_s, "owner": owner}, ensure_ascii=False)
             # One statement (its own transaction): the claim, and the version bump when it took any.
-            return await conn.fetch(
-                f"""WITH picked AS (
-                        SELECT key FROM mailbot_docs WHERE {self._FREE}
-                        ORDER BY due, seq LIMIT $4 FOR UPDATE SKIP LOCKED),
-                    taken AS (
-                        UPDATE mailbot_docs AS d SET value = d.value || $5::jsonb
-                        FROM picked WHERE d.tbl = $1 AND d.key = picked.key
-                        RETURNING d.key, d.value, d.due, d.seq),
-                    bump AS (
-                        INSERT INTO mailbot_versions AS x (tbl, v) SELECT $1, 1 WHERE EXISTS (SELECT FROM taken)
-                        ON CONFLICT (tbl) DO UPDATE SET v = x.v + 1)
-                    SELECT key, value, due, seq FROM taken""",
-                self.name, float(until), now, int(limit), patch)
+            return await conn.fetch("SELECT key, value, due, seq FROM mailbot_claim($1, $2, $3, $4, $5::jsonb)",
+                                    self.name, float(until), now, int(limit), patch)
 
         await self._ensure_indexes()
         rows = await self.storage.call(self.name, body)
@@ -454,8 +476,7 @@ class PostgresQueue(PostgresTable, Queue):
 
     async def next_due(self) -> float | None:
         due = await self._read(lambda conn: conn.fetchval(
-            "SELECT due FROM mailbot_docs WHERE tbl = $1 AND due IS NOT NULL AND lease < $2 "
-            "ORDER BY due, seq LIMIT 1", self.name, time.time()))
+            "SELECT due FROM mailbot_due($1, 'Infinity', $2, 1)", self.name, time.time()))
         return None if due is None else float(due)
 
     async def changed(self, timeout: float) -> None:
