@@ -29,7 +29,7 @@ class App:
     box: SecretBox
     mailboxes: MailboxService
     relay: RelayService  # one per App: the chat commands, the CLI and the API share its counters
-    signins: SignIns  # OAuth2 sign-ins in progress in this process (chat, cards, console, CLI)
+    signins: SignIns  # OAuth2 sign-ins in progress, in the store (chat, cards, console, CLI)
     rules: RuleService  # approval notification rules (DingTalk approval events → mail)
     health: HealthService  # credential health and daily quotas (issue 16): the worker counts through it
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # this run of the bot (dialogs tell old runs')
@@ -57,7 +57,7 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
                              max_recipients=s.max_recipients, template_timeout_s=s.template_timeout_s,
                              owner=owner, lease_s=s.relay_lease_s)
         app = App(settings=settings, storage=storage, box=box, mailboxes=service, relay=relay,
-                  signins=SignIns(service), rules=RuleService(storage, service, relay.templates, service.audit),
+                  signins=SignIns(service, storage, box), rules=RuleService(storage, service, relay.templates, service.audit),
                   health=HealthService(storage), run_id=run_id)
         try:
             yield app

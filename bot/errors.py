@@ -102,6 +102,12 @@ class NotFound(MailbotError):
     code = "not_found"
 
 
+class SignInEnded(NotFound):
+    """An OAuth2 sign-in that was finished, cancelled (on any instance) or expired."""
+
+    code = "sign_in_ended"
+
+
 class Conflict(MailbotError):
     code = "conflict"
 

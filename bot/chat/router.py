@@ -190,7 +190,7 @@ class Router:
                 if command is not None:
                     return await self._command_over_flow(msg, key, flow, command)
                 if CANCEL.match(compact(msg.text)):
-                    self.wizard.abandon(flow)
+                    await self.wizard.abandon(flow)
                     await self.flows.drop(key)
                     return [*await self.cards.close_forms(msg.sender_staff_id, msg.language),
                             TextReply(CANCELLED(msg.language))]
@@ -201,7 +201,7 @@ class Router:
                 except MailbotError as exc:
                     return [TextReply(exc.message(flow.lang))]
             notes.append(TextReply(EXPIRED(flow.lang).format(minutes=round(self.flows.idle_s / 60))))
-            self.wizard.abandon(flow)
+            await self.wizard.abandon(flow)
             if flow.state in SECRET_STATES:
                 return notes  # that text may be a late secret: never route it anywhere
         return notes + await self._route(msg)
@@ -224,7 +224,7 @@ class Router:
         lang = msg.language
         title = self.wizard.title(flow, lang)
         if name in STARTS_FLOW and (msg.is_admin or not _is_admin_intent(name)):
-            self.wizard.abandon(flow)
+            await self.wizard.abandon(flow)
             await self.flows.drop(key)
             return [TextReply(LEFT(lang).format(flow=title)), *await self._route(msg, command)]
         replies = await self._route(msg, command)

@@ -25,6 +25,7 @@ re-ask, a resume or another instance shows it again without asking DNS.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -39,7 +40,7 @@ from bot.audit import Actor
 from bot.chat.messages import IncomingMessage, MarkdownReply, Reply, TextReply
 from bot.chat.signin import Background
 from bot.chat.text import CANCELLED, ERROR, T, compact, normalize, parse_pairs, unquote
-from bot.errors import FieldError, InvalidInput, MailbotError, NotFound, OAuthError, SmtpError
+from bot.errors import FieldError, InvalidInput, MailbotError, NotFound, OAuthError, SignInEnded, SmtpError
 from bot.guides import GUIDE_TYPES, short_guide
 from bot.i18n import Text
 from bot.mailboxes.model import oauth_route_of, parse_spec
@@ -348,12 +349,13 @@ class Wizard:
                               is_admin=True, conversation_id=PRIVATE, conversation_type="single", source=source)
         return await self._advance(msg, self.flows.key(user, PRIVATE), flow, [])
 
-    def abandon(self, flow: Flow) -> None:
-        """The flow is cancelled or replaced: a sign-in it waits for ends too."""
+    async def abandon(self, flow: Flow) -> None:
+        """The flow is cancelled or replaced: a sign-in it waits for ends too (on every instance: the
+        one polling a device sign-in stops when it sees the sign-in gone)."""
         signin_id = flow.data.get("signin")
         if flow.state == "signin" and signin_id:
             self.background.cancel(signin_id)
-            self.app.signins.cancel(signin_id)
+            await self.app.signins.cancel(signin_id)
 
     async def close(self) -> None:
         """Shutdown: sign-in waits end (nothing is saved without the admin's sign-in completing here)."""
@@ -494,10 +496,10 @@ class Wizard:
         """The next message may be a secret: a password, or an address carrying a sign-in code."""
         return flow.state == "secret" or (flow.state == "signin" and not self._device_wait(flow))
 
-    def _device_wait(self, flow: Flow) -> bool:
-        """The open sign-in is a device code this process is waiting for (else: a paste is expected)."""
-        signin_id = flow.data.get("signin", "")
-        return self.background.running(signin_id)
+    @staticmethod
+    def _device_wait(flow: Flow) -> bool:
+        """The open sign-in is a device code some instance is waiting for (else: a paste is expected)."""
+        return flow.data.get("signin_flow") == "device"
 
     async def _begin_signin(self, msg: IncomingMessage, key: str, flow: Flow, notes: list[str]) -> list[Reply]:
         """Start the issuer's sign-in and show where to sign in, in the admin's single chat only."""
@@ -519,6 +521,7 @@ class Wizard:
             return [self._failure(exc, flow.data.get("type"), lang, choices=True)]
         flow.state = "signin"
         flow.data["signin"] = signin.id
+        flow.data["signin_flow"] = "device" if signin.device is not None else "code"
         if signin.device is not None:  # the dialog lives as long as the code, even when that is longer than idle
             flow.data["wait_until"] = signin.device.expires_at
         user = msg.sender_staff_id
@@ -535,7 +538,7 @@ class Wizard:
                 replies = [TextReply("\n".join([*notes, SIGNIN_PRIVATE(lang)])),
                            replace(how, text=signin.instructions(lang), private_to=user)]
         except BaseException:
-            self.app.signins.cancel(signin.id)
+            await asyncio.shield(self.app.signins.cancel(signin.id))
             raise
         if signin.device is not None:
             self.background.spawn(signin.id, self._wait_device(signin, key, user, msg.source, lang, msg.actor()))
@@ -546,6 +549,8 @@ class Wizard:
         replies: list[TextReply | MarkdownReply]
         try:
             result = await self.app.signins.finish(signin, actor)
+        except SignInEnded:  # cancelled, or a new dialog began, on another instance: nothing to say
+            return
         except MailbotError as exc:
             replies = [await self._signin_failed(key, signin.id, signin.type, exc, lang)]
         except Exception:
@@ -601,8 +606,8 @@ class Wizard:
         the pasted address (it carries a one-time code: used at once, never stored or echoed)."""
         lang = flow.lang
         try:
-            signin = self.app.signins.get(flow.data.get("signin", ""))
-        except NotFound:  # ended, expired, or began in another process
+            signin = await self.app.signins.get(flow.data.get("signin", ""))
+        except NotFound:  # finished, cancelled or expired
             flow.state = "failed"
             flow.data.pop("signin", None)
             await self.flows.save(key, flow)

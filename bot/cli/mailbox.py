@@ -187,6 +187,7 @@ async def sign_in(app: App, lang: str, *, data: dict[str, Any] | None = None, re
         try:
             result = await _finish(app, signin, redirect)
         except asyncio.CancelledError:
+            await asyncio.shield(app.signins.cancel(signin.id))  # a Google sign-in waiting for its paste ends too
             print("已取消登录，邮箱未保存。" if lang == "zh" else "Sign-in cancelled; nothing was saved.", file=sys.stderr)
             raise
         except SmtpError as exc:

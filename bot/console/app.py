@@ -282,7 +282,7 @@ class Console:
         return web.json_response({"id": signin.id, "state": "waiting", "signin": signin.view()})
 
     async def signin_status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.signins.status(request.match_info["id"], _lang(request)))
+        return web.json_response(await self.signins.status(request.match_info["id"], _lang(request)))
 
     async def signin_paste(self, request: web.Request) -> web.Response:
         """The address Google sent the browser to (or its code), when it could not land on the callback."""
@@ -294,17 +294,17 @@ class Console:
             raise  # unreadable: the admin pastes again (422 with what is wrong)
         except MailbotError:
             pass  # the sign-in ended: the status below says how
-        return web.json_response(self.signins.status(signin_id, _lang(request)))
+        return web.json_response(await self.signins.status(signin_id, _lang(request)))
 
     async def signin_cancel(self, request: web.Request) -> web.Response:
-        self.signins.cancel(request.match_info["id"])
+        await self.signins.cancel(request.match_info["id"])
         return web.json_response({"ok": True})
 
     async def oauth_callback(self, request: web.Request) -> web.Response:
         """Google's redirect: its `state` names the sign-in (and is the proof, as no session cookie
         comes along a cross-site redirect); the sign-in is finished here and its outcome shown."""
         lang = _browser_lang(request)
-        signin = self.services.app.signins.find_state(request.query.get("state", ""))
+        signin = await self.services.app.signins.find_state(request.query.get("state", ""))
         if signin is None:
             return self._callback_page(lang, 400, "failed", {"message": SIGNIN_ENDED(lang), "guide": []})
         try:

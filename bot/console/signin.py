@@ -65,23 +65,24 @@ class ConsoleSignIns:
         is being checked gets the first one's outcome instead of spending the code twice."""
         task = self._tasks.get(signin_id)
         if task is None:
-            signin = self.signins.get(signin_id)
+            signin = await self.signins.get(signin_id)
             if signin.code is None:
                 raise NotFound(NO_PASTE)
             task = self._start(signin, pasted)
         return await asyncio.shield(task)
 
-    def cancel(self, signin_id: str) -> None:
+    async def cancel(self, signin_id: str) -> None:
         task = self._tasks.get(signin_id)
         if task is not None and not task.done():
             task.cancel()
-        self.signins.cancel(signin_id)
+            await asyncio.gather(task, return_exceptions=True)  # settled before the page asks how it ended
+        await self.signins.cancel(signin_id)
 
-    def status(self, signin_id: str, lang: str) -> dict[str, Any]:
+    async def status(self, signin_id: str, lang: str) -> dict[str, Any]:
         """waiting (with what to show), saved (the mailbox), cancelled, or failed (reason, fix, guide)."""
         task = self._tasks.get(signin_id)
         if task is None:
-            self.signins.get(signin_id)  # NotFound once it ended or expired
+            await self.signins.get(signin_id)  # NotFound once it ended or expired
         if task is None or not task.done():  # the service forgets it while it checks the login: still waiting
             return {"id": signin_id, "state": "waiting"}
         if task.cancelled():

@@ -5,27 +5,43 @@ client), then starts the issuer's flow: a device code to type (Microsoft) or a c
 (Google). `finish` waits for the device sign-in, or takes the pasted redirect, then the mailbox
 service checks the login with XOAUTH2 and saves (a new mailbox, or `reauth` of one).
 
-The device code and the PKCE verifier stay in this process's memory; a front end holds only the
-sign-in's id and what it shows the admin (`SignIn.view`).
+A sign-in lives in the store (table `oauth_signins`), so any instance sharing it can go on with it:
+DingTalk hands each chat message to one of the connected instances, so the Google address an admin
+pastes, or their 取消, may reach another instance than the one that began. The device code and the
+PKCE verifier are sealed with the secret key like passwords. Finishing takes the row away first
+(compare-and-set), so a sign-in is finished once; a device sign-in polled by one instance stops when
+its row is gone (cancelled anywhere). A front end holds only the sign-in's id and `SignIn.view`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.audit import Actor
-from bot.errors import InvalidInput, NotFound
+from bot.errors import MailbotError, SignInEnded
 from bot.i18n import Text
 from bot.mailboxes.model import oauth_route_of
 from bot.mailboxes.service import MailboxService, SaveResult
 from bot.oauth import CodeGrant, DeviceGrant, parse_redirect
 from bot.providers import OAuthRoute
+from bot.secrets import SecretBox
+from bot.storage import Storage
 
 KEEP_S = 1800.0  # a sign-in nobody finished is forgotten after this
 MAX_OPEN = 100  # sign-ins kept at once (the oldest go first)
+WATCH_S = 2.0  # a device sign-in being polled looks this often whether it was cancelled elsewhere
+SECRET_FIELDS = ("password", "secret", "secret_token")  # never stored with a sign-in's mailbox fields
+
+
+def _ended() -> SignInEnded:
+    return SignInEnded(Text(zh="这次登录已结束或已过期。", en="This sign-in has ended or expired."),
+                    Text(zh="重新开始登录。", en="Start the sign-in again."))
 
 
 @dataclass
@@ -69,9 +85,10 @@ class SignIn:
 
 
 class SignIns:
-    def __init__(self, mailboxes: MailboxService) -> None:
+    def __init__(self, mailboxes: MailboxService, storage: Storage, box: SecretBox) -> None:
         self.mailboxes = mailboxes
-        self._open: dict[str, SignIn] = {}
+        self._box = box
+        self._table = storage.table("oauth_signins", indexed=("state",))
 
     async def begin(self, data: dict[str, Any] | None = None, *, reauth: str | None = None,
                     redirect_uri: str = "http://127.0.0.1/") -> SignIn:
@@ -84,7 +101,7 @@ class SignIns:
         else:
             spec, resolved = await self.mailboxes.check_oauth_name(data or {})
             type_key, account, name = resolved.type, spec.account, None
-            fields = {k: v for k, v in (data or {}).items() if v not in (None, "")}
+            fields = {k: v for k, v in (data or {}).items() if v not in (None, "") and k not in SECRET_FIELDS}
         route = oauth_route_of(type_key)
         client.check_configured(route)
         signin = SignIn(id=secrets.token_urlsafe(12), type=type_key, account=account, route=route, data=fields,
@@ -93,50 +110,112 @@ class SignIns:
             signin.device = await client.start_device(route)
         else:
             signin.code = client.start_code(route, redirect_uri, login_hint=account)
-        self._keep(signin)
+        await self._keep(signin)
         return signin
 
-    def _keep(self, signin: SignIn) -> None:
+    async def _keep(self, signin: SignIn) -> None:
+        """Store it; sign-ins past KEEP_S, and the oldest beyond MAX_OPEN, are forgotten meanwhile."""
+        rows = await self._table.items()  # at most MAX_OPEN
         cutoff = time.time() - KEEP_S
-        for key in [k for k, s in self._open.items() if s.started_at < cutoff]:
-            del self._open[key]
-        while len(self._open) >= MAX_OPEN:
-            self._open.pop(next(iter(self._open)))
-        self._open[signin.id] = signin
+        gone = [key for key, doc in rows if float(doc.get("started_at", 0)) < cutoff]
+        left = [key for key, _ in rows if key not in gone]
+        gone += left[:max(0, len(left) - MAX_OPEN + 1)]
+        await self._table.write({signin.id: self._dump(signin)}, gone)
 
-    def get(self, signin_id: str) -> SignIn:
-        signin = self._open.get(signin_id)
-        if signin is None:
-            raise NotFound(Text(zh="这次登录已结束或已过期。", en="This sign-in has ended or expired."),
-                           Text(zh="重新开始登录。", en="Start the sign-in again."))
+    def _dump(self, signin: SignIn) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": signin.type, "account": signin.account, "data": signin.data,
+                               "reauth": signin.reauth, "started_at": signin.started_at, "state": ""}
+        if signin.device is not None:
+            doc["device"] = {**signin.device.model_dump(exclude={"device_code"}),
+                             "device_code": self._box.encrypt(signin.device.device_code.get_secret_value())}
+        if signin.code is not None:
+            doc["code"] = {**signin.code.model_dump(exclude={"verifier"}),
+                           "verifier": self._box.encrypt(signin.code.verifier.get_secret_value())}
+            doc["state"] = signin.code.state
+        return doc
+
+    def _load(self, signin_id: str, doc: dict[str, Any] | None) -> SignIn | None:
+        if doc is None or float(doc.get("started_at", 0)) < time.time() - KEEP_S:
+            return None
+        try:
+            signin = SignIn(id=signin_id, type=doc["type"], account=doc["account"], route=oauth_route_of(doc["type"]),
+                            data=doc.get("data") or {}, reauth=doc.get("reauth"), started_at=float(doc["started_at"]))
+            if (device := doc.get("device")) is not None:
+                signin.device = DeviceGrant.model_validate(
+                    {**device, "device_code": self._box.decrypt(device["device_code"])})
+            if (code := doc.get("code")) is not None:
+                signin.code = CodeGrant.model_validate({**code, "verifier": self._box.decrypt(code["verifier"])})
+        except (MailbotError, KeyError, ValueError):  # sealed with a key rotated away since, or unreadable
+            return None
         return signin
 
-    def find_state(self, state: str) -> SignIn | None:
-        """The code-flow sign-in a redirect's `state` belongs to (the console's own callback)."""
-        return next((s for s in self._open.values() if s.code is not None and s.code.state == state), None)
+    async def get(self, signin_id: str) -> SignIn:
+        signin = self._load(signin_id, await self._table.get(signin_id)) if signin_id else None
+        if signin is None:
+            raise _ended()
+        return signin
 
-    def cancel(self, signin_id: str) -> None:
-        self._open.pop(signin_id, None)
+    async def find_state(self, state: str) -> SignIn | None:
+        """The code-flow sign-in a redirect's `state` belongs to (the console's own callback)."""
+        if not state:
+            return None
+        page = await self._table.scan(1, where={"state": state})
+        return next((self._load(key, doc) for key, doc in page.rows), None)
+
+    async def cancel(self, signin_id: str) -> None:
+        if signin_id:
+            await self._table.delete(signin_id)
+
+    async def _take(self, signin_id: str) -> None:
+        """Take the sign-in out of the store, so this caller alone finishes it; NotFound when it ended
+        (finished or cancelled here or on another instance, or expired)."""
+        doc = await self._table.get(signin_id)
+        if self._load(signin_id, doc) is None or not await self._table.put_if(signin_id, None, doc):
+            raise _ended()
+
+    async def _poll(self, signin: SignIn) -> Any:
+        """The device grant's tokens; NotFound as soon as the sign-in is gone from the store."""
+        client = self.mailboxes.oauth
+        assert client is not None and signin.device is not None
+        poll = asyncio.ensure_future(client.poll_device(signin.route, signin.device))
+        try:
+            while True:
+                done, _ = await asyncio.wait([poll], timeout=WATCH_S)
+                if done:
+                    return poll.result()
+                if await self._table.get(signin.id) is None:
+                    raise _ended()
+        finally:
+            if not poll.done():
+                poll.cancel()
+                await asyncio.gather(poll, return_exceptions=True)
 
     async def finish(self, signin: SignIn, actor: Actor, pasted: str | None = None) -> SaveResult:
-        """Device flow: wait until the admin signed in (cancel the task to stop). Code flow: the pasted
-        redirect address or code. Then the XOAUTH2 login check, then save. The sign-in is over
-        either way, except when a pasted address was unreadable (the admin may paste again)."""
+        """Device flow: wait until the admin signed in (cancel the task to stop; a cancel on any
+        instance stops it too, with NotFound). Code flow: the pasted redirect address or code. Then
+        the XOAUTH2 login check, then save. The sign-in is over either way, except when a pasted
+        address was unreadable (the admin may paste again)."""
         client = self.mailboxes.oauth
         assert client is not None
-        try:
-            if signin.device is not None:
-                tokens = await client.poll_device(signin.route, signin.device)
-            else:
-                assert signin.code is not None
-                code = parse_redirect(pasted or "", signin.code.state)  # InvalidInput: paste again
-                tokens = await client.finish_code(signin.route, signin.code, code)
-        except BaseException as exc:
-            if not isinstance(exc, InvalidInput):  # an unreadable paste: the admin may paste again
-                self.cancel(signin.id)
-            raise
-        self.cancel(signin.id)
+        if signin.device is not None:
+            try:
+                tokens = await self._poll(signin)
+            except BaseException:
+                await asyncio.shield(self._forget(signin.id))
+                raise
+            await self._take(signin.id)
+        else:
+            assert signin.code is not None
+            code = parse_redirect(pasted or "", signin.code.state)  # InvalidInput: paste again
+            await self._take(signin.id)
+            tokens = await client.finish_code(signin.route, signin.code, code)
         if signin.reauth is not None:
             mailbox = await self.mailboxes.reauth(signin.reauth, tokens, actor)
             return SaveResult(mailbox, [])
         return await self.mailboxes.add_oauth(signin.data, tokens, actor)
+
+    async def _forget(self, signin_id: str) -> None:
+        try:
+            await self.cancel(signin_id)
+        except MailbotError:  # the store is failing: the row expires instead
+            pass

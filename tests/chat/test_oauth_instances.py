@@ -1,0 +1,116 @@
+"""OAuth2 sign-ins across instances: DingTalk hands each chat message to one of an app's Stream
+connections, so the address an admin pastes, or their 取消, may reach another instance than the one
+that began the sign-in. Two Apps on one data dir, each with its real SDK adapter on its own
+connection to the DingTalk emulator; the OAuth emulator plays Microsoft and Google."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.dingtalk import DingTalkAdapter
+from bot.app import App, open_app
+from bot.chat.router import Router
+from bot.emulator import DingTalkEmulator, OAuthEmulator
+from tests.chat.conftest import stream_settings
+from tests.chat.test_oauth_chat import GMAIL, OUTLOOK, new_mailbox
+from tests.oauth.conftest import oauth_settings
+from tests.support.smtpd import SmtpServer
+
+
+class Pair:
+    def __init__(self, emu: DingTalkEmulator, apps: list[App], routers: list[Router],
+                 adapters: list[DingTalkAdapter]) -> None:
+        self.emu, self.apps, self.routers, self.adapters = emu, apps, routers, adapters
+
+    async def say(self, text: str, to: int) -> str:
+        """`text` from the admin in their single chat, handed to instance `to`; the reply."""
+        before = len(self.replies())
+        push = await self.emu.send_chat(text, sender_staff_id="boss", connection=to)
+        await self.emu.wait_ack(push.message_id)
+        await asyncio.gather(*(adapter.idle() for adapter in self.adapters))
+        return "\n".join(self.replies()[before:])
+
+    def replies(self) -> list[str]:
+        return [m.body["text"]["content"] if m.body["msgtype"] == "text" else m.body["markdown"]["text"]
+                for m in self.emu.webhook_messages("cid-oto-boss")]
+
+    def pushed(self) -> list[str]:
+        return [m.msg_param.get("content") or m.msg_param.get("text", "") for m in self.emu.robot_messages
+                if m.kind == "oto" and m.user_ids == ("boss",)]
+
+
+@pytest.fixture
+async def oauth() -> AsyncIterator[OAuthEmulator]:
+    async with OAuthEmulator(interval=1) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def server(smtp_server: Callable[..., SmtpServer], oauth: OAuthEmulator) -> SmtpServer:
+    return smtp_server(security="starttls", password_auth=False,
+                       xoauth2=lambda user, token: oauth.account_for(token) == user)
+
+
+@pytest.fixture
+async def pair(emu: DingTalkEmulator, oauth: OAuthEmulator, data_dir: Path) -> AsyncIterator[Pair]:
+    async with AsyncExitStack() as stack:
+        apps, routers, adapters = [], [], []
+        for i in range(2):
+            app = await stack.enter_async_context(open_app(stream_settings(data_dir, emu, **oauth_settings(oauth))))
+            router = Router(app)
+            adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
+            router.pushes["dingtalk"] = adapter.send_private  # as bot.cli.run wires it
+            await adapter.start()
+            stack.push_async_callback(adapter.stop)
+            stack.push_async_callback(router.close)
+            await emu.wait_connected(i + 1)
+            apps.append(app)
+            routers.append(router)
+            adapters.append(adapter)
+        yield Pair(emu, apps, routers, adapters)
+
+
+async def test_a_google_address_pasted_to_the_other_instance_finishes_the_sign_in(
+        pair: Pair, oauth: OAuthEmulator, server: SmtpServer, data_dir: Path) -> None:
+    assert "2 用谷歌登录" in await pair.say(new_mailbox(server, "gmail", GMAIL, "gmail"), to=0)
+    shown = await pair.say("2", to=1)  # instance 1 begins the sign-in
+    [url] = re.findall(r"https?://\S+/o/oauth2/v2/auth\S*", shown)
+    [(signin_id, _)] = await pair.apps[0].storage.table("oauth_signins").items()
+    signin = await pair.apps[0].signins.get(signin_id)
+    assert signin.code is not None
+    verifier = signin.code.verifier.get_secret_value()
+    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    assert verifier.encode() not in stored  # sealed at rest, like a password
+    redirect = await oauth.consent(url, GMAIL)
+    assert "✅" in await pair.say(redirect, to=0)  # instance 0 never saw this sign-in begin
+    saved = await pair.apps[1].mailboxes.get("gmail")
+    assert (saved.type, saved.auth, saved.account) == ("gmail", "oauth2", GMAIL)
+    assert await pair.apps[0].storage.table("oauth_signins").items() == []  # over once finished
+
+
+async def test_a_device_sign_in_cancelled_on_the_other_instance_stops_and_saves_nothing(
+        pair: Pair, oauth: OAuthEmulator, server: SmtpServer, data_dir: Path) -> None:
+    await pair.say(new_mailbox(server, "hotmail", OUTLOOK, "outlook"), to=0)  # instance 0 polls
+    code = await oauth.wait_device_code()
+    [signin_id] = list(pair.routers[0].wizard.background._tasks)
+    signin = await pair.apps[1].signins.get(signin_id)
+    assert signin.device is not None
+    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    assert signin.device.device_code.get_secret_value().encode() not in stored
+    waiting = await pair.say("进展如何", to=1)  # the other instance knows the sign-in, and what it waits for
+    assert "还在等你登录" in waiting and code in waiting
+    assert "已取消" in await pair.say("取消", to=1)
+    for _ in range(100):  # the polling instance sees the sign-in gone within WATCH_S
+        if not pair.routers[0].wizard.background.running(signin_id):
+            break
+        await asyncio.sleep(0.05)
+    assert not pair.routers[0].wizard.background.running(signin_id)
+    oauth.approve(code, OUTLOOK)  # too late: nobody polls any more
+    await asyncio.sleep(2.2)
+    assert await pair.apps[0].mailboxes.list() == [] and pair.pushed() == []
