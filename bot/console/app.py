@@ -8,6 +8,7 @@ console answers under /console and `/` redirects there, so it shares a server wi
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -57,6 +58,9 @@ CALLBACK_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8
 <p><a class="btn primary" href="{prefix}/#mailboxes">{back}</a></p></main></body></html>"""
 MAILBOX_FIELDS = ("name", "account", "type", "host", "port", "security")  # what the add form sends
 RULE_FIELDS = ("name", "process_code", "on", "result", "mailbox", "template", "to")  # RuleService.add's data
+QUOTA_FIELD = "quota_per_day"  # the body's key, the mailbox's field and the service's FieldError
+NOT_A_QUOTA = Text(zh="须为每天的封数（整数），或 default 表示恢复服务商的默认值",
+                   en="must be a number of mails a day (a whole number), or default for the provider's")
 SIGNIN_ENDED = Text(zh="这次登录已结束或已过期。请在控制台重新开始登录。",
                     en="This sign-in has ended or expired. Start the sign-in again in the console.")
 
@@ -137,6 +141,22 @@ def _int_param(request: web.Request, name: str, low: int, high: int) -> int | No
     return int(raw)
 
 
+def _quota_value(body: dict[str, Any]) -> int | None:
+    """`quota_per_day` as `set_quota` takes it: a whole number (a JSON number or digits, as a form
+    sends them), or null / "default" for the provider's. The range is the service's to check."""
+    if QUOTA_FIELD in body:
+        raw = body[QUOTA_FIELD]
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() == "default"):
+            return None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and (number := re.fullmatch(r"\s*([+-]?)([0-9]+)\s*", raw)):
+            sign, digits = number.groups()
+            value = int(digits) if len(digits) <= 18 else 10**18  # far out of range either way
+            return -value if sign == "-" else value
+    raise InvalidInput([FieldError(field=QUOTA_FIELD, problem=NOT_A_QUOTA, example="500")])
+
+
 class Console:
     def __init__(self, services: Services, access: acc.Access) -> None:
         self.services = services
@@ -205,8 +225,12 @@ class Console:
     # ---- mailboxes ------------------------------------------------------------------------
 
     async def mailboxes(self, request: web.Request) -> web.Response:
-        listed = sorted(await self.services.app.mailboxes.list(), key=lambda m: m.name.casefold())
-        return web.json_response({"mailboxes": [present.mailbox(m, _lang(request)) for m in listed]})
+        """Each mailbox with its `health` as HealthService.status gives it (state, reason and fix,
+        last check, last send, sent today against the daily quota)."""
+        app, lang = self.services.app, _lang(request)
+        listed = sorted(await app.mailboxes.list(), key=lambda m: m.name.casefold())
+        health = await app.health.status(listed)
+        return web.json_response({"mailboxes": [present.mailbox(m, lang, h) for m, h in zip(listed, health)]})
 
     async def mailbox_action(self, request: web.Request) -> web.Response:
         service, name, action = self.services.app.mailboxes, request.match_info["name"], request.match_info["action"]
@@ -222,6 +246,15 @@ class Console:
         else:
             raise NotFound(Text(zh=f"没有操作“{action}”。", en=f"No action '{action}'."))
         return web.json_response({"ok": True, "mailbox": mailbox.public()})
+
+    async def mailbox_quota(self, request: web.Request) -> web.Response:
+        """{"quota_per_day": N | null | "default"}: the daily quota, as `mailbot mailbox quota NAME N|default`
+        sets it; a 422 under `quota_per_day` when it is no number or out of the service's range."""
+        app, lang = self.services.app, _lang(request)
+        value = _quota_value(await _json_body(request))
+        mailbox = await app.mailboxes.set_quota(request.match_info["name"], value, ACTOR)
+        [health] = await app.health.status([mailbox])
+        return web.json_response({"ok": True, "mailbox": present.mailbox(mailbox, lang, health)})
 
     async def mailbox_add(self, request: web.Request) -> web.Response:
         """A new mailbox with a password: checked by logging in, then saved."""
@@ -375,6 +408,7 @@ def build_console(services: Services, access: acc.Access) -> web.Application:
         web.get("/api/mailboxes", console.mailboxes),
         web.post("/api/mailboxes", console.mailbox_add),
         web.get("/api/detect", console.detect),
+        web.post("/api/mailboxes/{name}/quota", console.mailbox_quota),  # before {action}, which would take it
         web.post("/api/mailboxes/{name}/{action}", console.mailbox_action),
         web.delete("/api/mailboxes/{name}", console.mailbox_delete),
         web.get("/api/rules", console.rules),

@@ -16,6 +16,7 @@ from bot.audit import AuditEntry
 from bot.chat.rules import when_text
 from bot.errors import FIELD_LABELS, SmtpError, smtp_error_from
 from bot.i18n import Text
+from bot.mailboxes.health import MailboxHealth
 from bot.mailboxes.model import UNPACED, Mailbox
 from bot.providers import CATALOG
 from bot.relay.models import MailRecord
@@ -26,6 +27,7 @@ ACTIONS: dict[str, Text] = {
     "add": Text(zh="新增", en="add"), "edit": Text(zh="修改", en="edit"), "remove": Text(zh="删除", en="remove"),
     "enable": Text(zh="启用", en="enable"), "disable": Text(zh="停用", en="disable"),
     "default": Text(zh="设为默认", en="make default"), "rate": Text(zh="发送速率", en="rate"),
+    "quota": Text(zh="每日上限", en="daily quota"),
     "test": Text(zh="测试登录", en="login test"), "token_create": Text(zh="创建令牌", en="create token"),
     "token_revoke": Text(zh="吊销令牌", en="revoke token"),
     "rule_add": Text(zh="新增规则", en="add rule"), "rule_remove": Text(zh="删除规则", en="remove rule"),
@@ -40,7 +42,7 @@ CHANGE_LABELS: dict[str, Text] = {
     "result": Text(zh="审批结果", en="Result"), "mailbox": Text(zh="邮箱", en="Mailbox"),
     "template": Text(zh="模板", en="Template"),
 }
-PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate", "rule_enable", "rule_disable"})  # their changes are {field: [old, new]}
+PAIR_ACTIONS = frozenset({"edit", "enable", "disable", "rate", "quota", "rule_enable", "rule_disable"})  # their changes are {field: [old, new]}
 _YES, _NO, _CHANGED = Text(zh="是", en="yes"), Text(zh="否", en="no"), Text(zh="已更改", en="changed")
 _UNPACED = Text(zh="不限速", en="no pacing")
 
@@ -63,13 +65,22 @@ def error_text(code: str | None, stored: str | None, provider_type: str | None, 
     return smtp_error_from(code, reply, provider_type).message(lang)
 
 
-def mailbox(m: Mailbox, lang: str) -> dict[str, Any]:
-    """The mailbox's public fields, its type's name and a failed last check's `message` in `lang`."""
+def mailbox(m: Mailbox, lang: str, health: MailboxHealth | None = None) -> dict[str, Any]:
+    """The mailbox's public fields, its type's name and a failed last check's `message` in `lang`;
+    with its `health` (HealthService.status) when given."""
     provider = CATALOG.get(m.type)
     data = {**m.public(), "type_name": provider.name(lang) if provider else m.type}
     if m.last_check is not None and not m.last_check.ok:
         data["last_check"]["message"] = error_text(m.last_check.code, m.last_check.reason, m.type, lang)
+    if health is not None:
+        data["health"] = mailbox_health(health, lang)
     return data
+
+
+def mailbox_health(health: MailboxHealth, lang: str) -> dict[str, Any]:
+    """What `mailbot mailbox health --json` prints for it, plus whether its last check failed and the
+    lines the chat's 邮箱状态 shows."""
+    return {**health.to_json(lang), "check_ok": health.check_ok, "lines": health.lines(lang)}
 
 
 def rule(r: Rule, lang: str) -> dict[str, Any]:

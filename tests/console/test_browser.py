@@ -6,8 +6,10 @@ running, real aiosmtpd sinks. Screenshots of every step go to artifacts/console/
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import Locator, Page, async_playwright, expect
+from pydantic import SecretStr
 
 from bot.adapters.http import make_app
 from bot.app import App, open_app
@@ -66,7 +69,7 @@ async def serving(tmp_path: Path, **extra: Any) -> AsyncIterator[Served]:
                                 relay_stop_grace_s=2.0, **extra)
     async with open_app(settings) as app:
         relay = app.relay
-        worker = Worker(relay, settings, LoggingSink())
+        worker = Worker(relay, settings, LoggingSink(), health=app.health)  # counts sends, as `mailbot run`
         root = make_app(relay)
         mount(root, build_console(Services(app, Router(app), relay), Access(None)))
         runner = web.AppRunner(root, access_log=None, shutdown_timeout=1.0)
@@ -169,7 +172,7 @@ async def test_guide_and_registration_by_chat(served: Served, page: Page,
     await page.click("button.tab[data-view=mailboxes]")
     row = page.locator("#mb-table tr[data-name=approvals]")
     await expect(row).to_contain_text("bot@example.com")
-    await expect(row.locator("td.check .mark.ok")).to_be_visible()
+    await expect(row.locator("td.health .mark.ok")).to_be_visible()
     await shot(page, "04-mailboxes-list")
     await row.get_by_role("button", name="Delete").or_(row.get_by_role("button", name="删除")).click()
     await row.get_by_role("button", name=re.compile("Confirm delete|确认删除")).press("Enter")
@@ -268,22 +271,22 @@ async def test_mailbox_table_at_desktop_width_in_both_languages(served: Served, 
     failing = page.locator("#mb-table tr[data-name=rejecting]")
     await expect(default.locator("td.actions")).to_have_text(re.compile("测试"))
     await expect(default.locator("td.actions")).not_to_contain_text("null")
-    await expect(failing.locator("td.check")).to_contain_text("登录被拒绝")
-    await expect(failing.locator("td.check")).not_to_contain_text("auth_rejected")
+    await expect(failing.locator("td.health")).to_contain_text("登录被拒绝")
+    await expect(failing.locator("td.health")).not_to_contain_text("auth_rejected")
     for row in (default, failing):
-        for cell in ("td.state", "td[data-type]", "td.check div.nowrap"):
+        for cell in ("td.state", "td[data-type]", "td.health .state-line", "td.health .checked"):
             assert await text_lines(row.locator(cell)) == 1, cell
         assert await fits(row.locator("td.actions"))
-    assert await share_of(page, default.locator("td.check .mark.ok"), GREEN) > 0.4
-    assert await share_of(page, default.locator("td.check .mark.ok"), WHITE) > 0.05  # the tick
-    assert await share_of(page, failing.locator("td.check .mark.bad"), RED) > 0.4
+    assert await share_of(page, default.locator("td.health .mark.ok"), GREEN) > 0.4
+    assert await share_of(page, default.locator("td.health .mark.ok"), WHITE) > 0.05  # the tick
+    assert await share_of(page, failing.locator("td.health .mark.bad"), RED) > 0.4
     await expect(page.locator("#mb-table")).not_to_contain_text("✅")
     await shot(page, "12-mailboxes-desktop-zh")
 
     await page.click("#lang")
     await expect(default.locator("td.state")).to_have_text("enabled")
-    await expect(failing.locator("td.check")).to_contain_text("Login rejected")
-    assert await text_lines(failing.locator("td.check div.nowrap")) == 1
+    await expect(failing.locator("td.health")).to_contain_text("Login rejected")
+    assert await text_lines(failing.locator("td.health .checked")) == 1
     await shot(page, "13-mailboxes-desktop-en")
 
 
@@ -364,3 +367,103 @@ async def test_errors_the_page_shows_are_in_its_language(served: Served, page: P
     await page.click("#lang")
     await page.locator("#mb-table tr[data-name=rejecting] button", has_text="Test").click()
     await expect(status).to_have_text(re.compile("^rejecting: Login rejected"))
+
+
+async def test_mailbox_health_and_daily_quota(served: Served, page: Page, smtp_server: Callable[..., SmtpServer]) -> None:
+    """An unhealthy mailbox with its reason and fix, each mailbox's mails today against its quota (an
+    estimate marked), and the quota set from the page: a bad value refused under the field, then saved."""
+    tester = Actor(id="tester", source="test")
+    await add_mailbox(served.app, "ops", smtp_server())
+    refusing = smtp_server(reject_all_logins=True, users={"bot@qq.com": "another-code"})
+    await served.app.mailboxes.add({"name": "qq", "type": "qq", "account": "bot@qq.com", "host": "127.0.0.1",
+                                    "port": refusing.port, "security": "none"}, SecretStr("abcdefghijklmnop"), tester,
+                                   verify=False)
+    with pytest.raises(SmtpError):
+        await served.app.mailboxes.test("qq", tester)  # refused: unhealthy, with the reason and its fix
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    await served.app.mailboxes.add({"name": "down", "type": "custom", "account": "bot@example.com",
+                                    "host": "127.0.0.1", "port": port, "security": "none"}, SecretStr("pw"), tester,
+                                   verify=False)
+    with pytest.raises(SmtpError):
+        await served.app.mailboxes.test("down", tester)  # cannot connect once: not yet unhealthy, but said
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {served.token}"}) as http:
+        async with http.post(served.url + "/v1/mails", json={"mailbox": "ops", "to": ["a@example.com"],
+                                                             "subject": "Approval #1", "text": "approved"}) as resp:
+            assert resp.status == 202
+            mail_id = (await resp.json())["id"]
+        for _ in range(200):
+            async with http.get(f"{served.url}/v1/mails/{mail_id}") as resp:
+                if (await resp.json())["status"] == "sent":
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the mail was not sent")
+
+    await page.set_viewport_size(DESKTOP)
+    await open_console(page, served)
+    await page.click("#lang")  # English
+    await page.click("button.tab[data-view=mailboxes]")
+    qq, ops = page.locator("#mb-table tr[data-name=qq]"), page.locator("#mb-table tr[data-name=ops]")
+    health = qq.locator("td.health")
+    await expect(health).to_have_attribute("data-state", "unhealthy")
+    await expect(health.locator(".state-line")).to_have_text("unhealthy")
+    await expect(health.locator(".detail")).to_contain_text("Login rejected")
+    await expect(health.locator(".fix")).to_contain_text("Fix: Use the full e-mail address")
+    await expect(health.locator(".checked")).to_contain_text("(failed)")
+    await expect(health.locator(".sent")).to_have_text("Last sent: never")
+    await expect(qq.locator("td.quota .today")).to_have_text("0 / 500 (estimate)")
+    await expect(qq.locator("td.quota .hint")).to_have_text("provider's default")
+    assert await share_of(page, health.locator(".mark.bad"), RED) > 0.3  # a red disc (its edge blends at a fractional x)
+    await expect(ops.locator("td.health .state-line")).to_have_text("healthy")
+    await expect(ops.locator("td.health .sent")).not_to_contain_text("never")
+    await expect(ops.locator("td.quota .today")).to_have_text("1 (no limit)")
+    down = page.locator("#mb-table tr[data-name=down] td.health")
+    await expect(down.locator(".state-line")).to_have_text("healthy")
+    await expect(down.locator(".checked")).to_contain_text("(failed)")
+    await expect(down.locator(".test-failed")).to_contain_text("Cannot reach the SMTP server")
+    await expect(page.locator("#mb-table")).not_to_contain_text(re.compile("null|undefined|NaN"))
+    assert await fits(page.locator("#mb-table").locator(".."))  # every column on screen, actions too
+    await shot(page, "17-mailbox-health-en")
+
+    await ops.get_by_role("button", name="Set quota").click()
+    quota = ops.get_by_label("Mails a day")
+    await expect(quota).to_be_focused()
+    for typed, problem in (("lots", "whole number"), ("20000000", "1–10000000")):
+        await quota.fill(typed)
+        await quota.press("Enter")
+        await expect(ops.locator(".quota-form .field-error")).to_contain_text(problem)
+        await expect(quota).to_have_attribute("aria-invalid", "true")
+    await shot(page, "18-quota-refused")
+    assert (await served.app.mailboxes.get("ops")).quota_per_day is None
+    await quota.fill("250")
+    await ops.get_by_role("button", name="Save").click()
+    await expect(page.locator("#mb-status")).to_have_text("'ops' sends at most 250 mails a day.")
+    await expect(ops.locator("td.quota .today")).to_have_text("1 / 250")
+    await expect(ops.locator("td.quota .hint")).to_have_text("set for this mailbox")
+    assert (await served.app.mailboxes.get("ops")).quota_per_day == 250
+
+    await page.click("#lang")  # 中文
+    await expect(health.locator(".state-line")).to_have_text("异常")
+    await expect(health.locator(".detail")).to_contain_text("登录被拒绝")
+    await expect(health.locator(".fix")).to_contain_text("解决：")
+    await expect(qq.locator("td.quota .today")).to_have_text("0 / 500（估计值）")
+    await qq.get_by_role("button", name="设置上限").click()
+    await qq.get_by_label("每日上限（封）").fill("1000")
+    await qq.get_by_role("button", name="保存").click()
+    await expect(qq.locator("td.quota .today")).to_have_text("0 / 1000")
+    await qq.get_by_role("button", name="设置上限").click()
+    await qq.get_by_role("button", name="恢复默认").click()
+    await expect(page.locator("#mb-status")).to_have_text("“qq”恢复服务商默认：每天最多 500 封（估计值）。")
+    await expect(qq.locator("td.quota .today")).to_have_text("0 / 500（估计值）")
+    await expect(qq.locator("td.quota .hint")).to_have_text("服务商默认")
+    assert (await served.app.mailboxes.get("qq")).quota_per_day is None
+    await shot(page, "19-mailbox-health-zh")
+
+    await page.set_viewport_size({"width": 390, "height": 844})  # a phone: each row a block of labelled lines
+    await expect(health.locator(".fix")).to_be_visible()
+    assert await fits(page.locator("html")) and await fits(page.locator("#mb-table").locator(".."))
+    state_box, fix_box = await health.locator(".state-line").bounding_box(), await health.locator(".fix").bounding_box()
+    assert state_box and fix_box and fix_box["y"] > state_box["y"]  # the reason under the state, not beside it
+    await shot(page, "20-mailbox-health-phone")

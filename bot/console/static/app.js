@@ -10,7 +10,7 @@ const I18N = {
     actions: "操作", created: "时间", mailbox: "邮箱", to: "收件人", subject: "主题", status: "状态", attempts: "尝试次数",
     last_error: "最后错误", time: "时间", actor: "操作人", action: "动作", target: "对象", result: "结果", changes: "变更",
     test: "测试", enable: "启用", disable: "停用", make_default: "设为默认", delete: "删除", confirm_delete: "确认删除",
-    cancel: "取消", retry: "重试", enabled: "已启用", disabled: "已停用", default: "默认", never: "未检查",
+    cancel: "取消", retry: "重试", enabled: "已启用", disabled: "已停用", default: "默认",
     ok: "成功", failed: "失败", relay_off: "中继未运行：发送记录不可用。", no_mailboxes: "还没有邮箱。",
     no_mail: "还没有邮件。", live: "实时更新中", confirm_q: "确定删除“{name}”？", deleted: "已删除 {name}",
     test_ok: "{name} 登录成功", error: "出错了", you: "你", prev: "上一页", next: "下一页", page: "第 {n} 页",
@@ -36,7 +36,14 @@ const I18N = {
     process_hint: "审批模板的 processCode：审批后台里该模板 URL 中的 PROC-…",
     to_hint: "originator（发起人）和/或邮件地址，逗号分隔",
     rules_intro: "钉钉审批事件发生时，按规则用指定邮箱和模板发邮件。事件订阅和权限见 README“Approval events → mail”。",
-    no_rules: "还没有通知规则。", rule_saved: "已添加规则“{name}”。", rule_invalid: "规则没有保存，请按提示修改。"},
+    no_rules: "还没有通知规则。", rule_saved: "已添加规则“{name}”。", rule_invalid: "规则没有保存，请按提示修改。",
+    health: "健康", quota_col: "今日 / 每日上限", health_healthy: "正常", health_unhealthy: "异常",
+    health_unchecked: "未检查", health_disabled: "已停用", fix: "解决", sent_at: "上次发信",
+    never_at: "从未", check_failed: "（失败）", estimate: "（估计值）", no_limit: "（不限）",
+    quota_own: "已单独设置", quota_provider: "服务商默认", set_quota: "设置上限", daily_quota: "每日上限（封）",
+    save: "保存", provider_default: "恢复默认", eg: "，例如：",
+    quota_set: "“{name}”每天最多发 {n} 封。", quota_back: "“{name}”恢复服务商默认：每天最多 {n} 封{note}。",
+    quota_none: "“{name}”恢复服务商默认：每日发信不限量。"},
   en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
     conv_admin: "Single chat · admin", conv_member: "Single chat · member", conv_group: "Group chat",
     speak_as: "Speak as", admin: "admin", member: "member", message: "Message", message_ph: "Type a message, e.g. help",
@@ -45,7 +52,7 @@ const I18N = {
     mailbox: "Mailbox", to: "To", subject: "Subject", status: "Status", attempts: "Attempts", last_error: "Last error",
     time: "Time", actor: "Who", action: "Action", target: "Target", result: "Result", changes: "Changes", test: "Test",
     enable: "Enable", disable: "Disable", make_default: "Make default", delete: "Delete", confirm_delete: "Confirm delete",
-    cancel: "Cancel", retry: "Retry", enabled: "enabled", disabled: "disabled", default: "default", never: "not checked",
+    cancel: "Cancel", retry: "Retry", enabled: "enabled", disabled: "disabled", default: "default",
     ok: "ok", failed: "failed", relay_off: "relay not running: the outbox is not available.",
     no_mailboxes: "No mailboxes yet.", no_mail: "No mail yet.", live: "live", confirm_q: "Delete '{name}'?",
     deleted: "Deleted {name}", test_ok: "{name}: login works", error: "Error", you: "you", prev: "Previous",
@@ -76,7 +83,14 @@ const I18N = {
     rules_intro: "When a DingTalk approval event happens, a rule sends mail from its mailbox with its template. "
       + "The event subscription and permissions: README, 'Approval events → mail'.",
     no_rules: "No notification rules yet.", rule_saved: "Added rule '{name}'.",
-    rule_invalid: "The rule was not saved: see the fields."},
+    rule_invalid: "The rule was not saved: see the fields.",
+    health: "Health", quota_col: "Today / daily quota", health_healthy: "healthy", health_unhealthy: "unhealthy",
+    health_unchecked: "unchecked", health_disabled: "disabled", fix: "Fix", sent_at: "Last sent", never_at: "never", check_failed: " (failed)", estimate: " (estimate)",
+    no_limit: " (no limit)", quota_own: "set for this mailbox", quota_provider: "provider's default",
+    set_quota: "Set quota", daily_quota: "Mails a day", save: "Save", provider_default: "Provider default",
+    eg: ", e.g. ", quota_set: "'{name}' sends at most {n} mails a day.",
+    quota_back: "'{name}' is back to the provider's default: at most {n} mails a day{note}.",
+    quota_none: "'{name}' is back to the provider's default: no daily quota."},
 };
 
 const state = {csrf: "", personas: {}, types: [], signin: null, detected: null,
@@ -234,14 +248,6 @@ function marked(ok) {
 
 // ---- mailboxes --------------------------------------------------------------------------
 
-function checkCell(check) {
-  if (!check) return el("td", {class: "check", text: t("never")});
-  const line = el("div", {class: "nowrap"}, marked(check.ok), ` · ${when(check.at)}`);
-  const detail = check.ok ? null : el("div", {class: "detail", "data-code": check.code || "",
-    text: (check.message || check.code || "").split("\n")[0]});
-  return el("td", {class: "check", "data-ok": String(check.ok), title: check.message || ""}, el("div", {}, line, detail));
-}
-
 function mailboxActions(m, cell) {
   const act = (action) => async () => {
     try {
@@ -274,17 +280,102 @@ function mailboxActions(m, cell) {
   ].filter(Boolean));  // replaceChildren(null) would show the text "null"
 }
 
+// Health as the server's HealthService gives it: state, the reason and its fix, when last checked (the periodic
+// check or a login test) and last sent. A failed login test's own message shows when the reason does not say it.
+const HEALTH_MARK = {healthy: "mark ok", unhealthy: "mark bad", unchecked: "mark", disabled: "mark"};
+
+function healthCell(m) {
+  const h = m.health;
+  if (!h) return el("td", {class: "health"});
+  const at = (iso) => (iso ? when(iso) : t("never_at"));
+  const colon = state.lang === "zh" ? "：" : ": ";
+  const reason = h.reason ? el("div", {class: "reason", "data-code": h.reason.code},
+    el("div", {class: "detail", text: h.reason.message}),
+    h.reason.fix ? el("div", {class: "fix", text: `${t("fix")}${colon}${h.reason.fix}`}) : null) : null;
+  const check = m.last_check;
+  const testFailed = check && !check.ok && h.check_ok === false && check.code !== h.reason?.code
+    && Date.parse(check.at) >= Date.parse(h.checked_at)  // the newest check is this test
+    ? el("div", {class: "detail test-failed", "data-code": check.code || "", title: check.message || "",
+      text: (check.message || check.code || "").split("\n")[0]}) : null;
+  return el("td", {class: "health", "data-state": h.state}, el("div", {},  // one child: a phone's row is a flex line
+    el("div", {class: "state-line"}, el("span", {class: "nowrap"},
+      el("span", {class: HEALTH_MARK[h.state], "aria-hidden": "true"}), ` ${t(`health_${h.state}`)}`)),
+    reason,
+    el("div", {class: "times"},
+      el("div", {class: "nowrap checked"}, `${t("last_check")}${colon}${at(h.checked_at)}`,
+        h.checked_at && h.check_ok === false ? t("check_failed") : ""),
+      testFailed,
+      el("div", {class: "nowrap sent"}, `${t("sent_at")}${colon}${at(h.last_sent_at)}`))));
+}
+
+// Sent today against the daily quota ("3 / 500 (estimate)"), and a way to set the quota.
+function quotaCell(m, cell) {
+  const h = m.health;
+  if (!h) return;
+  const q = h.quota;
+  cell.dataset.source = q ? q.source : "none";
+  cell.dataset.estimated = String(Boolean(q?.estimated));
+  cell.replaceChildren(el("div", {},
+    el("div", {class: "nowrap today"}, q ? `${h.sent_today} / ${q.per_day}` : String(h.sent_today),
+      q?.estimated ? el("span", {class: "estimate", text: t("estimate")}) : null,
+      q ? null : el("span", {class: "estimate", text: t("no_limit")})),
+    el("div", {class: "hint", text: t(q?.source === "mailbox" ? "quota_own" : "quota_provider")}),
+    el("button", {type: "button", class: "btn", text: t("set_quota"), onclick: () => editQuota(m, cell)})));
+}
+
+function quotaSaved(m) {
+  const q = m.health?.quota;
+  if (!q) return t("quota_none", {name: m.name});
+  if (q.source === "mailbox") return t("quota_set", {name: m.name, n: q.per_day});
+  return t("quota_back", {name: m.name, n: q.per_day, note: q.estimated ? t("estimate") : ""});
+}
+
+let quotaForms = 0;
+
+// The quota as the admin types it; the server checks it (a number in its range, or "default").
+function editQuota(m, cell) {
+  const id = `quota-input-${++quotaForms}`;
+  const input = el("input", {id, name: "quota_per_day", inputmode: "numeric", autocomplete: "off", size: "8",
+    value: m.quota_per_day ?? "", placeholder: m.health?.quota ? String(m.health.quota.per_day) : "",
+    "aria-describedby": `${id}-error`});
+  const error = el("p", {id: `${id}-error`, class: "field-error", role: "alert"});
+  const save = async (value) => {
+    try {
+      const res = await api("POST", `api/mailboxes/${encodeURIComponent(m.name)}/quota`, {quota_per_day: value});
+      $("#mb-status").textContent = quotaSaved(res.mailbox);
+      await loadMailboxes();
+    } catch (err) {
+      const field = (err.fields || []).find((f) => f.field === "quota_per_day");
+      error.textContent = field ? (field.example ? `${field.problem}${t("eg")}${field.example}` : field.problem)
+        : `${t("error")}: ${err.message}`;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  };
+  const form = el("form", {class: "quota-form", novalidate: "",
+    onsubmit: (event) => { event.preventDefault(); save(input.value.trim()); }},
+    el("label", {for: id, text: t("daily_quota")}), input, error,
+    el("div", {class: "quota-actions"},
+      el("button", {type: "submit", class: "btn primary", text: t("save")}),
+      el("button", {type: "button", class: "btn", text: t("provider_default"), onclick: () => save("default")}),
+      el("button", {type: "button", class: "btn", text: t("cancel"), onclick: () => quotaCell(m, cell)})));
+  cell.replaceChildren(form);
+  input.focus();
+}
+
 async function loadMailboxes() {
   const {mailboxes} = await api("GET", "api/mailboxes");
   const rows = mailboxes.map((m) => {
     const actions = el("td", {class: "actions"});
     mailboxActions(m, actions);
+    const quota = el("td", {class: "quota"});
+    quotaCell(m, quota);
     return el("tr", {"data-name": m.name},
       el("td", {}, el("strong", {text: m.name}), m.default ? el("span", {class: "badge", text: t("default")}) : null),
       el("td", {class: "nowrap", "data-type": m.type, text: m.type_name}), el("td", {class: "addr", text: m.account}),
       el("td", {class: "nowrap state", "data-enabled": String(m.enabled), "data-auth": m.auth,
         "data-auth-state": m.auth_state}, t(m.enabled ? "enabled" : "disabled"), authNote(m)),
-      checkCell(m.last_check), actions);
+      healthCell(m), quota, actions);
   });
   $("#mb-table tbody").replaceChildren(...rows);
   labelCells("#mb-table");

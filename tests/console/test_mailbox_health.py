@@ -1,0 +1,158 @@
+"""The console's mailbox health and daily quota over the real services: what `mailbot mailbox health`
+and `mailbot mailbox quota` show and set, through the console API in the page's language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import App
+from bot.audit import Actor
+from bot.errors import AuthRejected, SmtpError
+from tests.console.conftest import Client, csrf_headers, origin
+from tests.support.smtpd import SmtpServer
+
+MakeClient = Callable[..., Awaitable[Client]]
+TESTER = Actor(id="tester", source="test")
+PASSWORD = "pw-123456"
+ZH = re.compile("[\u4e00-\u9fff]")
+
+
+async def add(app: App, name: str, port: int, *, type_: str = "custom", account: str = "bot@example.com") -> None:
+    await app.mailboxes.add({"name": name, "type": type_, "account": account, "host": "127.0.0.1",
+                             "port": port, "security": "none"}, SecretStr(PASSWORD), TESTER, verify=False)
+
+
+async def listed(client: Client, lang: str = "zh") -> dict[str, dict]:
+    resp = await client.get("/console/api/mailboxes", headers={"X-Console-Lang": lang})
+    assert resp.status == 200
+    text = await resp.text()
+    assert PASSWORD not in text and "secret_token" not in text
+    return {m["name"]: m for m in (await resp.json())["mailboxes"]}
+
+
+async def test_mailbox_list_shows_each_mailbox_health_and_quota(make_client: MakeClient, app: App,
+                                                               smtp_server: Callable[..., SmtpServer]) -> None:
+    good = smtp_server()
+    refusing = smtp_server(reject_all_logins=True, users={"bot@qq.com": "another-code"})
+    await add(app, "good", good.port)
+    await add(app, "qq", refusing.port, type_="qq", account="bot@qq.com")
+    await add(app, "revoked", good.port)
+    await add(app, "new", good.port)
+    await add(app, "off", good.port)
+    await app.mailboxes.test("good", TESTER)
+    with pytest.raises(SmtpError):
+        await app.mailboxes.test("qq", TESTER)  # a manual test refused with a login-class reason
+    # The periodic check's path: a classified login failure recorded by the health service.
+    await app.health.failed(await app.mailboxes.get("revoked"), AuthRejected("535 5.7.8 authentication failed",
+                                                                             provider_type="custom"), check=True)
+    await app.mailboxes.set_enabled("off", False, TESTER)
+    client = await make_client()
+
+    zh, en = await listed(client, "zh"), await listed(client, "en")
+    assert {n: m["health"]["state"] for n, m in zh.items()} == {
+        "good": "healthy", "qq": "unhealthy", "revoked": "unhealthy", "new": "unchecked", "off": "disabled"}
+    assert {n: m["health"]["state"] for n, m in en.items()} == {n: m["health"]["state"] for n, m in zh.items()}
+
+    qq_zh, qq_en = zh["qq"]["health"], en["qq"]["health"]
+    assert qq_zh["reason"]["code"] == "auth_rejected"
+    assert qq_zh["reason"]["message"].startswith("登录被拒绝") and "授权码" in qq_zh["reason"]["fix"]
+    assert qq_en["reason"]["message"].startswith("Login rejected") and "authorization code" in qq_en["reason"]["fix"]
+    assert qq_zh["checked_at"] is not None and qq_zh["check_ok"] is False and qq_zh["last_sent_at"] is None
+    assert (qq_zh["sent_today"], qq_zh["quota"]) == (0, {"per_day": 500, "estimated": True, "source": "provider"})
+    assert qq_zh["lines"][0].endswith("今日 0/500（估计值）") and qq_en["lines"][0].endswith("today 0/500 (estimate)")
+    assert qq_en["lines"][1:] == [f"Reason: {qq_en['reason']['message']}", f"Fix: {qq_en['reason']['fix']}"]
+
+    revoked = en["revoked"]["health"]
+    assert revoked["reason"]["code"] == "auth_rejected" and revoked["reason"]["fix"]
+    assert "535 5.7.8" not in revoked["reason"]["fix"]
+    good_health = en["good"]["health"]
+    assert good_health["reason"] is None and good_health["check_ok"] is True and good_health["checked_at"]
+    assert good_health["quota"] is None and good_health["lines"][0].endswith("today 0 (no limit)")
+    assert en["new"]["health"]["checked_at"] is None and en["off"]["health"]["reason"] is None
+
+
+async def test_quota_is_set_and_reset_from_the_console_and_audited(make_client: MakeClient, app: App,
+                                                                    smtp_server: Callable[..., SmtpServer]) -> None:
+    await add(app, "qq", smtp_server().port, type_="qq", account="bot@qq.com")
+    client = await make_client()
+    headers = await csrf_headers(client)
+    for sent, stored in ((800, 800), ("  1200 ", 1200), ("default", None), (300, 300), (None, None)):
+        resp = await client.post("/console/api/mailboxes/qq/quota", json={"quota_per_day": sent}, headers=headers)
+        body = await resp.json()
+        assert resp.status == 200 and body["ok"] is True, body
+        assert body["mailbox"]["quota_per_day"] == stored and (await app.mailboxes.get("qq")).quota_per_day == stored
+        expected = ({"per_day": stored, "estimated": False, "source": "mailbox"} if stored
+                    else {"per_day": 500, "estimated": True, "source": "provider"})
+        assert body["mailbox"]["health"]["quota"] == expected
+        assert (await listed(client))["qq"]["health"]["quota"] == expected
+    audit = (await (await client.get("/console/api/audit", headers={"X-Console-Lang": "en"})).json())["entries"]
+    assert [(e["action"], e["action_text"], e["actor"]) for e in audit[:5]] == [
+        ("quota", "daily quota", "console:console (web console)")] * 5
+    assert audit[4]["change_lines"] == [{"field": "quota_per_day", "label": "Mails per day", "value": "— → 800"}]
+    zh = (await (await client.get("/console/api/audit")).json())["entries"]
+    assert zh[0]["action_text"] == "每日上限" and zh[0]["change_lines"][0]["value"] == "300 → —"
+
+
+@pytest.mark.parametrize("sent, mentions", [
+    ("abc", ("whole number", "整数")), ("", ("whole number", "整数")), ("1.5", ("whole number", "整数")),
+    (2.5, ("whole number", "整数")), (True, ("whole number", "整数")), ([500], ("whole number", "整数")),
+    (0, ("1–10000000", "1–10000000")), (-5, ("1–10000000", "1–10000000")), ("-5", ("1–10000000", "1–10000000")),
+    (10_000_001, ("1–10000000", "1–10000000")), ("9" * 5000, ("1–10000000", "1–10000000")),
+], ids=["word", "empty", "decimal-text", "decimal", "bool", "list", "zero", "negative", "negative-text", "above-max",
+        "5000-digits"])
+async def test_bad_quota_is_a_422_under_its_field_in_the_page_language(
+        make_client: MakeClient, app: App, smtp_server: Callable[..., SmtpServer],
+        sent: object, mentions: tuple[str, str]) -> None:
+    await add(app, "ops", smtp_server().port)
+    await app.mailboxes.set_quota("ops", 700, TESTER)
+    client = await make_client()
+    headers = await csrf_headers(client)
+    for lang, mention in zip(("en", "zh"), mentions):
+        resp = await client.post("/console/api/mailboxes/ops/quota", json={"quota_per_day": sent},
+                                 headers={**headers, "X-Console-Lang": lang})
+        body = await resp.json()
+        assert resp.status == 422 and body["error"] == "invalid_input", body
+        [field] = body["fields"]
+        assert field["field"] == "quota_per_day" and mention in field["problem"]
+        assert bool(ZH.search(body["message"])) == (lang == "zh")
+    assert (await app.mailboxes.get("ops")).quota_per_day == 700
+
+
+async def test_quota_needs_the_value_and_a_mailbox(make_client: MakeClient, app: App,
+                                                   smtp_server: Callable[..., SmtpServer]) -> None:
+    await add(app, "ops", smtp_server().port)
+    client = await make_client()
+    headers = {**await csrf_headers(client), "X-Console-Lang": "en"}
+    missing = await client.post("/console/api/mailboxes/ops/quota", json={}, headers=headers)
+    assert missing.status == 422 and (await missing.json())["fields"][0]["field"] == "quota_per_day"
+    not_json = await client.post("/console/api/mailboxes/ops/quota", data="500", headers=headers)
+    assert not_json.status == 400 and "JSON" in (await not_json.json())["message"]
+    nobody = await client.post("/console/api/mailboxes/nobody/quota", json={"quota_per_day": 5}, headers=headers)
+    assert nobody.status == 404 and "no mailbox named 'nobody'" in (await nobody.json())["message"]
+    assert (await client.post("/console/api/mailboxes/ops/explode", headers=headers)).status == 404
+    assert (await app.mailboxes.get("ops")).quota_per_day is None
+
+
+async def test_quota_is_guarded_like_the_other_mailbox_actions(make_client: MakeClient, app: App,
+                                                               smtp_server: Callable[..., SmtpServer]) -> None:
+    await add(app, "ops", smtp_server().port)
+    body = {"quota_per_day": 5}
+    client = await make_client()
+    headers = await csrf_headers(client)
+    no_csrf = await client.post("/console/api/mailboxes/ops/quota", json=body, headers={"Origin": origin(client)})
+    assert no_csrf.status == 403 and "CSRF" in (await no_csrf.json())["message"]
+    cross = await client.post("/console/api/mailboxes/ops/quota", json=body,
+                              headers={**headers, "Origin": "http://evil.example"})
+    assert cross.status == 403
+    locked = await make_client(token="a-long-console-token")
+    anonymous = await locked.post("/console/api/mailboxes/ops/quota", json=body, headers={"Origin": origin(locked)})
+    assert anonymous.status == 401 and (await anonymous.json())["error"] == "unauthorized"
+    assert (await locked.get("/console/api/mailboxes")).status == 401  # nor is the health read without a login
+    assert (await app.mailboxes.get("ops")).quota_per_day is None
+    assert [e.action for e in (await app.audit.page(10, None))[0]] == ["add"]
+    allowed = await client.post("/console/api/mailboxes/ops/quota", json=body, headers=headers)
+    assert allowed.status == 200 and (await app.mailboxes.get("ops")).quota_per_day == 5  # the refusals were the guard's
