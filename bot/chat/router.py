@@ -194,7 +194,7 @@ class Router:
                     await self.flows.drop(key)
                     return [*await self.cards.close_forms(msg.sender_staff_id, msg.language),
                             TextReply(CANCELLED(msg.language))]
-                if self.flows.resumed(flow):
+                if self.flows.resumed(flow) and not await self.wizard.signing_in(flow):
                     return await self.wizard.resume(key, flow, flow.lang)
                 try:
                     return await self.wizard.feed(msg, key, flow)

@@ -304,7 +304,8 @@ class Wizard:
     async def resume(self, key: str, flow: Flow, lang: str) -> list[Reply]:
         """A flow an earlier run left open: say so and ask again, rather than take this message as its value
         (it may have been meant for something else; at the secret step it is dropped unread). A sign-in
-        lived in the earlier run's memory: it is over, and the admin may start it again."""
+        that ended meanwhile (its device code was polled by the run that stopped) is over, and the admin
+        may start it again; one still open goes on (`signing_in`)."""
         if flow.state == "signin":
             flow.state = "failed"
             flow.data.pop("signin", None)
@@ -348,6 +349,16 @@ class Wizard:
         msg = IncomingMessage(text="", sender_id=user, sender_staff_id=user, sender_nick=actor.name,
                               is_admin=True, conversation_id=PRIVATE, conversation_type="single", source=source)
         return await self._advance(msg, self.flows.key(user, PRIVATE), flow, [])
+
+    async def signing_in(self, flow: Flow) -> bool:
+        """The flow waits for a sign-in that is still open in the store (any instance or run may go on)."""
+        if flow.state != "signin":
+            return False
+        try:
+            await self.app.signins.get(flow.data.get("signin", ""))
+        except SignInEnded:
+            return False
+        return True
 
     async def abandon(self, flow: Flow) -> None:
         """The flow is cancelled or replaced: a sign-in it waits for ends too (on every instance: the

@@ -10,7 +10,8 @@ DingTalk hands each chat message to one of the connected instances, so the Googl
 pastes, or their 取消, may reach another instance than the one that began. The device code and the
 PKCE verifier are sealed with the secret key like passwords. Finishing takes the row away first
 (compare-and-set), so a sign-in is finished once; a device sign-in polled by one instance stops when
-its row is gone (cancelled anywhere). A front end holds only the sign-in's id and `SignIn.view`.
+its row is gone (cancelled anywhere), and says every WATCH_S that it still polls: a device sign-in
+whose instance was killed reads as ended. A front end holds only the sign-in's id and `SignIn.view`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from bot.storage import Storage
 
 KEEP_S = 1800.0  # a sign-in nobody finished is forgotten after this
 MAX_OPEN = 100  # sign-ins kept at once (the oldest go first)
-WATCH_S = 2.0  # a device sign-in being polled looks this often whether it was cancelled elsewhere
+WATCH_S = 2.0  # a device sign-in being polled says so this often, and sees whether it was cancelled elsewhere
+STALE_S = 5 * WATCH_S  # a device sign-in nobody said they poll for this long is over (its instance died)
 SECRET_FIELDS = ("password", "secret", "secret_token")  # never stored with a sign-in's mailbox fields
 
 
@@ -126,6 +128,7 @@ class SignIns:
         doc: dict[str, Any] = {"type": signin.type, "account": signin.account, "data": signin.data,
                                "reauth": signin.reauth, "started_at": signin.started_at, "state": ""}
         if signin.device is not None:
+            doc["polled_at"] = signin.started_at
             doc["device"] = {**signin.device.model_dump(exclude={"device_code"}),
                              "device_code": self._box.encrypt(signin.device.device_code.get_secret_value())}
         if signin.code is not None:
@@ -135,8 +138,11 @@ class SignIns:
         return doc
 
     def _load(self, signin_id: str, doc: dict[str, Any] | None) -> SignIn | None:
-        if doc is None or float(doc.get("started_at", 0)) < time.time() - KEEP_S:
+        now = time.time()
+        if doc is None or float(doc.get("started_at", 0)) < now - KEEP_S:
             return None
+        if doc.get("device") is not None and float(doc.get("polled_at", 0)) < now - STALE_S:
+            return None  # the instance polling it stopped without a word (killed): nobody would save it
         try:
             signin = SignIn(id=signin_id, type=doc["type"], account=doc["account"], route=oauth_route_of(doc["type"]),
                             data=doc.get("data") or {}, reauth=doc.get("reauth"), started_at=float(doc["started_at"]))
@@ -183,8 +189,10 @@ class SignIns:
                 done, _ = await asyncio.wait([poll], timeout=WATCH_S)
                 if done:
                     return poll.result()
-                if await self._table.get(signin.id) is None:
+                doc = await self._table.get(signin.id)
+                if doc is None:
                     raise _ended()
+                await self._table.put_if(signin.id, {**doc, "polled_at": time.time()}, doc)  # still polled
         finally:
             if not poll.done():
                 poll.cancel()

@@ -6,7 +6,9 @@ connection to the DingTalk emulator; the OAuth emulator plays Microsoft and Goog
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -17,6 +19,7 @@ from bot.adapters.dingtalk import DingTalkAdapter
 from bot.app import App, open_app
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
+from bot.mailboxes.signin import STALE_S
 from tests.chat.conftest import stream_settings
 from tests.chat.test_oauth_chat import GMAIL, OUTLOOK, new_mailbox
 from tests.oauth.conftest import oauth_settings
@@ -114,3 +117,66 @@ async def test_a_device_sign_in_cancelled_on_the_other_instance_stops_and_saves_
     oauth.approve(code, OUTLOOK)  # too late: nobody polls any more
     await asyncio.sleep(2.2)
     assert await pair.apps[0].mailboxes.list() == [] and pair.pushed() == []
+
+
+# ---- across runs: `mailbot shell` as real subprocesses on one data dir -----------------------------
+
+async def _shell(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "shell", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env)
+
+
+async def _type(proc: asyncio.subprocess.Process, line: str, until: str) -> str:
+    """Type `line`, then read what the shell prints until `until` appears."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(line.encode() + b"\n")
+    await proc.stdin.drain()
+    seen = ""
+    while until not in seen:
+        chunk = await asyncio.wait_for(proc.stdout.read(4096), 30)
+        assert chunk, seen
+        seen += chunk.decode()
+    return seen
+
+
+def _shell_env(data_dir: Path, oauth: OAuthEmulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "MAILBOT_"))}
+    return {**env, "MAILBOT_DATA_DIR": str(data_dir), "MAILBOT_HTTP_PORT": "0", "MAILBOT_SMTP_PORT": "0",
+            "MAILBOT_DNS_SERVER": "127.0.0.1:9", **oauth.settings_env()}
+
+
+async def test_a_google_sign_in_goes_on_after_a_restart(
+        oauth: OAuthEmulator, server: SmtpServer, tmp_path: Path) -> None:
+    env = _shell_env(tmp_path / "data", oauth)
+    first = await _shell(env)
+    await _type(first, new_mailbox(server, "gmail", GMAIL, "gmail"), "2")
+    shown = await _type(first, "2", "code=")
+    [url] = re.findall(r"https?://\S+/o/oauth2/v2/auth\S*", shown)
+    first.kill()  # the run that began it is gone
+    await first.wait()
+    redirect = await oauth.consent(url, GMAIL)
+    second = await _shell(env)
+    try:
+        assert "✅" in await _type(second, redirect, "✅")  # pasted into the next run
+    finally:
+        second.kill()
+        await second.wait()
+
+
+async def test_a_device_sign_in_whose_run_was_killed_reads_as_ended(
+        oauth: OAuthEmulator, server: SmtpServer, tmp_path: Path) -> None:
+    env = _shell_env(tmp_path / "data", oauth)
+    first = await _shell(env)
+    await _type(first, new_mailbox(server, "hotmail", OUTLOOK, "outlook"), "devicelogin")
+    code = await oauth.wait_device_code()
+    first.kill()  # SIGKILL: nothing tidies up; nobody polls the code any more
+    await first.wait()
+    await asyncio.sleep(STALE_S + 0.5)
+    second = await _shell(env)
+    try:
+        said = await _type(second, "进展如何", "这次登录已经结束")  # not "still waiting" for a code nobody polls
+        assert code not in said
+    finally:
+        second.kill()
+        await second.wait()
