@@ -23,6 +23,7 @@ TABLE_OPENERS = frozenset({
     "bot.secrets",
     "bot.mailboxes.service",
     "bot.mailboxes.health",
+    "bot.mailboxes.signin",
     "bot.relay.outbox",
     "bot.relay.templates",
     "bot.relay.tokens",
