@@ -105,9 +105,9 @@ MIGRATIONS: dict[int, list[str]] = {
                 WITH picked AS (
                     SELECT d.key FROM mailbot_docs d WHERE d.tbl = q AND d.due <= until AND d.lease < now
                     ORDER BY d.due, d.seq LIMIT lim FOR UPDATE SKIP LOCKED),
-                taken AS (
+                taken AS (  -- by key = ANY: a join to `picked` was planned, generically, as a walk of the whole queue
                     UPDATE mailbot_docs AS d SET value = d.value || patch
-                    FROM picked WHERE d.tbl = q AND d.key = picked.key
+                    WHERE d.tbl = q AND d.key = ANY (ARRAY (SELECT p.key FROM picked p))
                     RETURNING d.key, d.value, d.due, d.seq),
                 bump AS (
                     INSERT INTO mailbot_versions AS x (tbl, v) SELECT q, 1 WHERE EXISTS (SELECT FROM taken)

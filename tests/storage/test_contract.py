@@ -480,18 +480,24 @@ async def test_a_filtered_page_reads_the_field_index(postgres_server: PostgresSe
     assert "mailbot_ix_mails__status" in plan and "Seq Scan" not in plan, plan
 
 
+@pytest.mark.parametrize("statistics", ["none", "stale"])
 async def test_a_claim_reads_what_it_takes_not_the_whole_due_queue(
-        postgres_url: str, postgres: Callable[[], Awaitable[PostgresStorage]]) -> None:
-    """20,000 due entries in a database the planner has no statistics of (as after a fresh start, or
-    a backlog that grew since autovacuum last looked): a claim of 64, and the next-due read, touch a
-    bounded number of rows. Left to the planner, both read every due entry and sorted them."""
+        statistics: str, postgres_url: str, postgres: Callable[[], Awaitable[PostgresStorage]]) -> None:
+    """20,000 due entries while the planner has no statistics (a fresh start) or statistics of when the
+    queue was small (a backlog that grew since autovacuum last looked): a claim of 64, and the next-due
+    read, touch a bounded number of rows. Left to the planner, the claim read every due entry and
+    sorted them, or walked the whole queue to update the 64 it picked."""
     storage = await postgres()
     queue = storage.queue("outbox_queue")
-    await queue.write({f"m{i:05d}": {"due": float(i % 7), "lease": 0, "owner": ""} for i in range(20000)})
     conn = await asyncpg.connect(postgres_url)
     try:
-        assert await conn.fetchval("SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_user_tables "
-                                   "WHERE relname = 'mailbot_docs'")
+        if statistics == "stale":
+            await queue.write({f"a{i}": {"due": 0.0, "lease": 0, "owner": ""} for i in range(10)})
+            await conn.execute("ANALYZE mailbot_docs")
+        await queue.write({f"m{i:05d}": {"due": float(i % 7), "lease": 0, "owner": ""} for i in range(20000)})
+        analyzed = await conn.fetchval("SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+                                       "FROM pg_stat_user_tables WHERE relname = 'mailbot_docs'")
+        assert analyzed == (statistics == "stale")
 
         async def rows_read(call: str, *args: object) -> tuple[list[asyncpg.Record], int]:
             async with conn.transaction():
