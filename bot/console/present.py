@@ -15,6 +15,8 @@ from typing import Any
 from bot.audit import AuditEntry
 from bot.chat.rules import when_text
 from bot.errors import FIELD_LABELS, SmtpError, smtp_error_from
+from bot.guides import short_guide
+from bot.guides.matcher import GUIDE_TYPES
 from bot.i18n import Text
 from bot.mailboxes.health import MailboxHealth
 from bot.mailboxes.model import UNPACED, Mailbox
@@ -78,9 +80,27 @@ def mailbox(m: Mailbox, lang: str, health: MailboxHealth | None = None) -> dict[
 
 
 def mailbox_health(health: MailboxHealth, lang: str) -> dict[str, Any]:
-    """What `mailbot mailbox health --json` prints for it, plus whether its last check failed and the
-    lines the chat's 邮箱状态 shows."""
-    return {**health.to_json(lang), "check_ok": health.check_ok, "lines": health.lines(lang)}
+    """What `mailbot mailbox health --json` prints for it, plus whether its last check failed, the
+    lines the chat's 邮箱状态 shows, and the `guide` its reason's fix points to ([] when none)."""
+    return {**health.to_json(lang), "check_ok": health.check_ok, "lines": health.lines(lang),
+            "guide": health_guide(health, lang)}
+
+
+def guide_for(error: SmtpError, lang: str) -> list[str]:
+    """The mailbox type's short guide when the error's fix points to it ("see the guide below",
+    "见下方指引": a refused login that offers it), for a type that has one (not custom)."""
+    if error.offers_guide and error.provider_type in GUIDE_TYPES:
+        return short_guide(error.provider_type, lang)
+    return []
+
+
+def health_guide(health: MailboxHealth, lang: str) -> list[str]:
+    """The guide under an unhealthy mailbox's reason, as a failed sign-in or login test shows it: the
+    reason is a classified SMTP error rebuilt from its code (the health row keeps no more)."""
+    reason = health.reason
+    if health.state != "unhealthy" or reason is None or reason.code not in SMTP_CODES:
+        return []
+    return guide_for(smtp_error_from(reason.code, None, reason.provider_type or health.type), lang)
 
 
 def rule(r: Rule, lang: str) -> dict[str, Any]:

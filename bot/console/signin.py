@@ -15,11 +15,9 @@ from typing import Any
 from bot.audit import Actor
 from bot.console import present
 from bot.errors import InvalidInput, MailbotError, NotFound, SmtpError
-from bot.guides import short_guide
 from bot.i18n import Text
 from bot.mailboxes.service import SaveResult
 from bot.mailboxes.signin import SignIn, SignIns
-from bot.providers import CATALOG
 
 log = logging.getLogger("mailbot.console")
 KEEP_OUTCOMES = 100  # ended sign-ins whose outcome a page may still ask for
@@ -106,7 +104,5 @@ def failure(exc: BaseException, lang: str) -> dict[str, Any]:
     """An error as the page shows it: code, message (cause and fix) and, for a refused login, the type's guide."""
     if not isinstance(exc, MailbotError):
         return {"error": "unexpected", "message": UNEXPECTED(lang), "guide": []}
-    guide: list[str] = []
-    if isinstance(exc, SmtpError) and exc.offers_guide and exc.provider_type in CATALOG and exc.provider_type != "custom":
-        guide = short_guide(exc.provider_type, lang)
+    guide = present.guide_for(exc, lang) if isinstance(exc, SmtpError) else []
     return {"error": exc.code, "message": exc.message(lang), "guide": guide}

@@ -411,6 +411,15 @@ async def test_mailbox_health_and_daily_quota(served: Served, page: Page, smtp_s
     await expect(health.locator(".state-line")).to_have_text("unhealthy")
     await expect(health.locator(".detail")).to_contain_text("Login rejected")
     await expect(health.locator(".fix")).to_contain_text("Fix: Use the full e-mail address")
+    await expect(health.locator(".fix")).to_contain_text("see the guide below")
+    guide = health.locator(".reason details.guide-box")  # the guide the fix points to, folded under it
+    await expect(guide.locator("summary")).to_have_text("Guide")
+    await expect(guide.locator("ol.guide li").first).to_be_hidden()
+    await guide.locator("summary").click()
+    await expect(guide.locator("ol.guide li")).to_have_count(4)
+    await expect(guide.locator("ol.guide li").first).to_contain_text("Where: ")
+    await expect(guide.locator("ol.guide li").nth(2)).to_contain_text("smtp.qq.com")
+    await expect(page.locator("#mb-table tr:not([data-name=qq]) details.guide-box")).to_have_count(0)
     await expect(health.locator(".checked")).to_contain_text("(failed)")
     await expect(health.locator(".sent")).to_have_text("Last sent: never")
     await expect(qq.locator("td.quota .today")).to_have_text("0 / 500 (estimate)")
@@ -448,6 +457,9 @@ async def test_mailbox_health_and_daily_quota(served: Served, page: Page, smtp_s
     await expect(health.locator(".state-line")).to_have_text("异常")
     await expect(health.locator(".detail")).to_contain_text("登录被拒绝")
     await expect(health.locator(".fix")).to_contain_text("解决：")
+    await expect(guide.locator("summary")).to_have_text("指引")  # as the fix says: 按下方指引
+    await expect(guide.locator("ol.guide li").first).to_be_visible()  # still open after the list was drawn again
+    await expect(guide.locator("ol.guide li").first).to_contain_text("去哪里：")
     await expect(qq.locator("td.quota .today")).to_have_text("0 / 500（估计值）")
     await qq.get_by_role("button", name="设置上限").click()
     await qq.get_by_label("每日上限（封）").fill("1000")
@@ -463,6 +475,7 @@ async def test_mailbox_health_and_daily_quota(served: Served, page: Page, smtp_s
 
     await page.set_viewport_size({"width": 390, "height": 844})  # a phone: each row a block of labelled lines
     await expect(health.locator(".fix")).to_be_visible()
+    await expect(guide.locator("ol.guide li").nth(2)).to_be_visible()
     assert await fits(page.locator("html")) and await fits(page.locator("#mb-table").locator(".."))
     state_box, fix_box = await health.locator(".state-line").bounding_box(), await health.locator(".fix").bounding_box()
     assert state_box and fix_box and fix_box["y"] > state_box["y"]  # the reason under the state, not beside it

@@ -11,7 +11,9 @@ from pydantic import SecretStr
 
 from bot.app import App
 from bot.audit import Actor
-from bot.errors import AuthRejected, SmtpError
+from bot.errors import AuthRejected, ConnectFailed, SmtpError, SmtpNotEnabled
+from bot.guides import short_guide
+from bot.mailboxes.health import CONNECTION_STRIKES
 from tests.console.conftest import Client, csrf_headers, origin
 from tests.support.smtpd import SmtpServer
 
@@ -156,3 +158,59 @@ async def test_quota_is_guarded_like_the_other_mailbox_actions(make_client: Make
     assert [e.action for e in (await app.audit.page(10, None))[0]] == ["add"]
     allowed = await client.post("/console/api/mailboxes/ops/quota", json=body, headers=headers)
     assert allowed.status == 200 and (await app.mailboxes.get("ops")).quota_per_day == 5  # the refusals were the guard's
+
+
+async def test_unhealthy_login_reason_comes_with_the_guide_its_fix_points_to(
+        make_client: MakeClient, app: App, smtp_server: Callable[..., SmtpServer]) -> None:
+    """A login-class reason whose fix says "see the guide below" / "见下方指引" carries its type's short
+    guide, as a failed sign-in or login test does; other reasons, custom mailboxes and healthy ones none."""
+    good = smtp_server()
+    refusing = smtp_server(reject_all_logins=True, users={"bot@qq.com": "another-code"})
+    await add(app, "qq", refusing.port, type_="qq", account="bot@qq.com")
+    await add(app, "163", good.port, type_="163", account="bot@163.com")
+    await add(app, "flaky", good.port, type_="126", account="bot@126.com")
+    await add(app, "down", good.port, type_="126", account="down@126.com")
+    await add(app, "custom", good.port)
+    await add(app, "good", good.port, type_="qq", account="good@qq.com")
+    with pytest.raises(SmtpError):
+        await app.mailboxes.test("qq", TESTER)  # the manual test's path: refused, auth_rejected
+    # The periodic check's path: SMTP turned off (login-class at once); a temporary refusal three times
+    # (connection-class, but its fix still points to the guide); a host that cannot be reached three times.
+    await app.health.failed(await app.mailboxes.get("163"), SmtpNotEnabled("550 User has no permission",
+                                                                           provider_type="163"), check=True)
+    for _ in range(CONNECTION_STRIKES):
+        await app.health.failed(await app.mailboxes.get("flaky"), AuthRejected(
+            "454 authentication failed", provider_type="126", temporary=True), check=True)
+        await app.health.failed(await app.mailboxes.get("down"), ConnectFailed(
+            "[Errno 111] Connection refused", provider_type="126"), check=True)
+    await app.health.failed(await app.mailboxes.get("custom"), AuthRejected("535 5.7.8 authentication failed",
+                                                                            provider_type="custom"), check=True)
+    await app.mailboxes.test("good", TESTER)
+    client = await make_client()
+
+    for lang, pointer in (("zh", "下方指引"), ("en", "guide below")):
+        health = {n: m["health"] for n, m in (await listed(client, lang)).items()}
+        assert {n: h["state"] for n, h in health.items()} == {
+            "qq": "unhealthy", "163": "unhealthy", "flaky": "unhealthy", "down": "unhealthy", "custom": "unhealthy",
+            "good": "healthy"}
+        for name, type_ in (("qq", "qq"), ("163", "163"), ("flaky", "126")):
+            assert pointer in health[name]["reason"]["fix"], (name, health[name]["reason"])
+            assert health[name]["guide"] == short_guide(type_, lang), name
+        assert health["qq"]["reason"]["code"] == "auth_rejected" and "smtp.qq.com" in health["qq"]["guide"][2]
+        assert health["163"]["reason"]["code"] == "smtp_disabled" and "smtp.163.com" in health["163"]["guide"][2]
+        assert health["down"]["reason"]["code"] == "connect_failed" and health["down"]["guide"] == []
+        assert health["custom"]["guide"] == [] and health["good"]["guide"] == []
+    zh_guide = (await listed(client, "zh"))["qq"]["health"]["guide"]
+    en_guide = (await listed(client, "en"))["qq"]["health"]["guide"]
+    assert zh_guide[0].startswith("去哪里：") and en_guide[0].startswith("Where: ")
+
+    # A disabled mailbox shows no reason, so no guide; after a passing check the guide is gone too.
+    await app.mailboxes.set_enabled("163", False, TESTER)
+    await app.health.passed(await app.mailboxes.get("flaky"))
+    health = {n: m["health"] for n, m in (await listed(client, "en")).items()}
+    assert (health["163"]["state"], health["163"]["guide"]) == ("disabled", [])
+    assert (health["flaky"]["state"], health["flaky"]["guide"]) == ("healthy", [])
+    # The quota answer draws the same health, guide included.
+    resp = await client.post("/console/api/mailboxes/qq/quota", json={"quota_per_day": 100},
+                             headers={**await csrf_headers(client), "X-Console-Lang": "en"})
+    assert (await resp.json())["mailbox"]["health"]["guide"] == short_guide("qq", "en")

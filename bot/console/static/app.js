@@ -41,7 +41,7 @@ const I18N = {
     health_unchecked: "未检查", health_disabled: "已停用", fix: "解决", sent_at: "上次发信",
     never_at: "从未", check_failed: "（失败）", estimate: "（估计值）", no_limit: "（不限）",
     quota_own: "已单独设置", quota_provider: "服务商默认", set_quota: "设置上限", daily_quota: "每日上限（封）",
-    save: "保存", provider_default: "恢复默认", eg: "，例如：",
+    save: "保存", provider_default: "恢复默认", eg: "，例如：", guide: "指引",
     quota_set: "“{name}”每天最多发 {n} 封。", quota_back: "“{name}”恢复服务商默认：每天最多 {n} 封{note}。",
     quota_none: "“{name}”恢复服务商默认：每日发信不限量。"},
   en: {chat: "Chat", mailboxes: "Mailboxes", outbox: "Outbox", audit: "Audit", conversation: "Conversation",
@@ -88,7 +88,7 @@ const I18N = {
     health_unchecked: "unchecked", health_disabled: "disabled", fix: "Fix", sent_at: "Last sent", never_at: "never", check_failed: " (failed)", estimate: " (estimate)",
     no_limit: " (no limit)", quota_own: "set for this mailbox", quota_provider: "provider's default",
     set_quota: "Set quota", daily_quota: "Mails a day", save: "Save", provider_default: "Provider default",
-    eg: ", e.g. ", quota_set: "'{name}' sends at most {n} mails a day.",
+    eg: ", e.g. ", guide: "Guide", quota_set: "'{name}' sends at most {n} mails a day.",
     quota_back: "'{name}' is back to the provider's default: at most {n} mails a day{note}.",
     quota_none: "'{name}' is back to the provider's default: no daily quota."},
 };
@@ -291,7 +291,8 @@ function healthCell(m) {
   const colon = state.lang === "zh" ? "：" : ": ";
   const reason = h.reason ? el("div", {class: "reason", "data-code": h.reason.code},
     el("div", {class: "detail", text: h.reason.message}),
-    h.reason.fix ? el("div", {class: "fix", text: `${t("fix")}${colon}${h.reason.fix}`}) : null) : null;
+    h.reason.fix ? el("div", {class: "fix", text: `${t("fix")}${colon}${h.reason.fix}`}) : null,
+    guideBox(m.name, h.guide)) : null;
   const check = m.last_check;
   const testFailed = check && !check.ok && h.check_ok === false && check.code !== h.reason?.code
     && Date.parse(check.at) >= Date.parse(h.checked_at)  // the newest check is this test
@@ -306,6 +307,19 @@ function healthCell(m) {
         h.checked_at && h.check_ok === false ? t("check_failed") : ""),
       testFailed,
       el("div", {class: "nowrap sent"}, `${t("sent_at")}${colon}${at(h.last_sent_at)}`))));
+}
+
+// The type's guide that a login failure's fix points to ("see the guide below"), folded: it is four long lines.
+// Open ones stay open when the list is drawn again (after an action, or in the other language).
+const openGuides = new Set();
+
+function guideBox(name, guide) {
+  if (!guide?.length) return null;
+  const box = el("details", {class: "guide-box", ontoggle: () => {
+    if (box.open) openGuides.add(name); else openGuides.delete(name);
+  }}, el("summary", {text: t("guide")}), el("ol", {class: "guide"}, ...guide.map((line) => el("li", {text: line}))));
+  box.open = openGuides.has(name);
+  return box;
 }
 
 // Sent today against the daily quota ("3 / 500 (estimate)"), and a way to set the quota.
