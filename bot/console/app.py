@@ -61,6 +61,7 @@ RULE_FIELDS = ("name", "process_code", "on", "result", "mailbox", "template", "t
 QUOTA_FIELD = "quota_per_day"  # the body's key, the mailbox's field and the service's FieldError
 NOT_A_QUOTA = Text(zh="须为每天的封数（整数），或 default 表示恢复服务商的默认值",
                    en="must be a number of mails a day (a whole number), or default for the provider's")
+RULE_NAME = Text(zh="必填，规则的名称", en="required, the rule's name")
 SIGNIN_ENDED = Text(zh="这次登录已结束或已过期。请在控制台重新开始登录。",
                     en="This sign-in has ended or expired. Start the sign-in again in the console.")
 
@@ -139,6 +140,14 @@ def _int_param(request: web.Request, name: str, low: int, high: int) -> int | No
         raise InvalidInput([FieldError(field=name, problem=Text(
             zh=f"必须是 {low}–{high} 之间的整数", en=f"must be a whole number from {low} to {high}"))])
     return int(raw)
+
+
+def _rule_name(body: dict[str, Any]) -> str:
+    """The rule a body names ({"name": NAME}); the service says whether there is one."""
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput([FieldError(field="name", problem=RULE_NAME, example="报销通过")])
+    return name
 
 
 def _quota_value(body: dict[str, Any]) -> int | None:
@@ -304,6 +313,17 @@ class Console:
         rule = await self.services.app.rules.remove(request.match_info["name"], ACTOR)
         return web.json_response({"ok": True, "rule": present.rule(rule, _lang(request))})
 
+    async def rule_change(self, request: web.Request) -> web.Response:
+        """POST {"name": NAME} to enable, disable or remove: what the page sends, as any name a rule may
+        have works there. In the path (the routes above) `.` and `..` cannot be sent at all (browsers
+        resolve them as dot segments, percent-encoded too), and a proxy in front may refuse or decode
+        an encoded `/`."""
+        name, action = _rule_name(await _json_body(request)), request.match_info["action"]
+        rules = self.services.app.rules
+        rule = (await rules.remove(name, ACTOR) if action == "remove"
+                else await rules.set_enabled(name, action == "enable", ACTOR))
+        return web.json_response({"ok": True, "rule": present.rule(rule, _lang(request))})
+
     # ---- OAuth2 sign-in -------------------------------------------------------------------
 
     async def signin_begin(self, request: web.Request) -> web.Response:
@@ -413,6 +433,7 @@ def build_console(services: Services, access: acc.Access) -> web.Application:
         web.delete("/api/mailboxes/{name}", console.mailbox_delete),
         web.get("/api/rules", console.rules),
         web.post("/api/rules", console.rule_add),
+        web.post("/api/rules/{action:enable|disable|remove}", console.rule_change),  # the name in the body
         web.post("/api/rules/{name}/{action:enable|disable}", console.rule_action),
         web.delete("/api/rules/{name}", console.rule_delete),
         web.post("/api/signins", console.signin_begin),

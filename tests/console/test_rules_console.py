@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.async_api import Page, expect
@@ -103,6 +104,80 @@ async def test_rule_routes_need_csrf_and_login(app: App, make_client: Callable[.
     assert (await app.rules.get("报销通过")).enabled
 
 
+# Names the rule validator takes (no whitespace or control characters) that a URL path does not carry as
+# they are: a slash, a percent sign, query and fragment marks, Chinese, and the dot segments.
+ODD_NAMES = ["审批/采购#1", "a/b", "/lead", "trail/", "50%", "%2F", "%E5%AE", "why?", "#1", "?a=1#b", "通知", ".", "..",
+             "a/../b", "./x", "%2e%2e"]
+ODD_IDS = ["slash-and-hash", "slash", "leading-slash", "trailing-slash", "percent", "encoded-slash-text",
+           "percent-escape-text", "question", "hash", "query-and-fragment", "chinese", "dot", "dot-dot", "dot-dot-inside",
+           "dot-slash", "encoded-dots-text"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES, ids=ODD_IDS)
+async def test_any_rule_name_is_switched_and_removed_by_json_body(
+        app: App, make_client: Callable[..., Awaitable[Client]], name: str) -> None:
+    """What the page sends: POST /console/api/rules/{enable|disable|remove} with {"name": NAME}."""
+    await seed(app)
+    await app.rules.add({**RULE, "name": "other"}, SEED)  # a neighbour that must stay as it is
+    await app.rules.add({**RULE, "name": name}, SEED)
+    client = await make_client()
+    headers = await csrf_headers(client)
+    off = await client.post("/console/api/rules/disable", json={"name": name}, headers=headers)
+    assert off.status == 200, await off.text()
+    assert (await off.json())["rule"]["name"] == name and not (await app.rules.get(name)).enabled
+    on = await client.post("/console/api/rules/enable", json={"name": name}, headers=headers)
+    assert on.status == 200 and (await app.rules.get(name)).enabled
+    gone = await client.post("/console/api/rules/remove", json={"name": name}, headers=headers)
+    assert gone.status == 200 and (await gone.json())["rule"]["name"] == name
+    assert [r.name for r in await app.rules.list()] == ["other"] and (await app.rules.get("other")).enabled
+    again = await client.post("/console/api/rules/remove", json={"name": name}, headers={**headers, "X-Console-Lang": "en"})
+    assert again.status == 404 and f"no notification rule named '{name}'" in (await again.json())["message"]
+    audited = [(e.action, e.target) for e in await app.audit.entries() if e.action in ("rule_enable", "rule_disable",
+                                                                                       "rule_remove")]
+    assert audited == [("rule_disable", name), ("rule_enable", name), ("rule_remove", name)]
+
+
+@pytest.mark.parametrize("name", [n for n in ODD_NAMES if n not in (".", "..")],
+                         ids=[i for n, i in zip(ODD_NAMES, ODD_IDS) if n not in (".", "..")])
+async def test_path_routes_take_a_percent_encoded_name(
+        app: App, make_client: Callable[..., Awaitable[Client]], name: str) -> None:
+    """The routes with the name in the path stay, and take every name but the bare dot segments percent-encoded
+    (aiohttp matches `{name}` before decoding, so an encoded `/` stays inside the segment)."""
+    await seed(app)
+    await app.rules.add({**RULE, "name": name}, SEED)
+    client = await make_client()
+    headers = await csrf_headers(client)
+    path = "/console/api/rules/" + quote(name, safe="")
+    off = await client.post(path + "/disable", headers=headers)
+    assert off.status == 200 and (await off.json())["rule"]["name"] == name and not (await app.rules.get(name)).enabled
+    assert (await client.post(path + "/enable", headers=headers)).status == 200 and (await app.rules.get(name)).enabled
+    gone = await client.delete(path, headers=headers)
+    assert gone.status == 200 and await app.rules.list() == []
+
+
+async def test_body_routes_need_a_name_csrf_and_a_known_action(
+        app: App, make_client: Callable[..., Awaitable[Client]]) -> None:
+    await seed(app)
+    await app.rules.add(RULE, SEED)
+    client = await make_client()
+    headers = {**await csrf_headers(client), "X-Console-Lang": "en"}
+    for body in ({}, {"name": ""}, {"name": 7}, {"name": None}, {"name": ["报销通过"]}):
+        resp = await client.post("/console/api/rules/disable", json=body, headers=headers)
+        assert resp.status == 422, body
+        [field] = (await resp.json())["fields"]
+        assert field["field"] == "name" and field["problem"] == "required, the rule's name"
+    assert (await client.post("/console/api/rules/disable", data="[1]", headers=headers)).status == 400
+    assert (await client.post("/console/api/rules/frobnicate", json={"name": "报销通过"}, headers=headers)
+            ).status in (404, 405)
+    assert (await client.post("/console/api/rules/remove", json={"name": "报销通过"},
+                              headers={"Origin": origin(client)})).status == 403
+    locked = await make_client(token="console-token-long-enough")
+    assert (await locked.post("/console/api/rules/disable", json={"name": "报销通过"},
+                              headers={"Origin": origin(locked)})).status == 401
+    rule = await app.rules.get("报销通过")
+    assert rule.enabled and rule.version == 1 and [e.action for e in await app.audit.entries()] == ["add", "rule_add"]
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     async with serving(tmp_path) as running:
@@ -160,3 +235,32 @@ async def test_rules_view_adds_with_errors_under_fields_switches_and_removes(ser
     await row.get_by_role("button", name="Confirm delete").click()
     await expect(page.locator("#ru-status")).to_have_text("No notification rules yet.")
     assert await served.app.rules.list() == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.timeout(120)
+async def test_rules_view_disables_and_removes_rules_with_odd_names(served: Served, page: Page) -> None:
+    """A rule named with a slash and a hash, and one named `..`, switched and removed by clicking."""
+    names = ["审批/采购#1", ".."]
+    for name in names:
+        await served.app.rules.add({**RULE, "name": name}, SEED)
+    await served.app.rules.add({**RULE, "name": "采购"}, SEED)  # a neighbour (and what `..` would resolve to)
+    await page.set_viewport_size(DESKTOP)
+    await open_console(page, served)
+    await page.click("button.tab[data-view=rules]")
+    for name in names:
+        row = page.locator(f"#ru-table tr[data-name='{name}']")
+        await expect(row.locator("td.state")).to_have_attribute("data-enabled", "true")
+        await row.get_by_role("button", name="停用").click()
+        await expect(row.locator("td.state")).to_have_attribute("data-enabled", "false")
+        await expect(page.locator("#ru-status")).not_to_contain_text("出错了")
+        assert not (await served.app.rules.get(name)).enabled
+    await shot(page, "42-rules-odd-names")
+    for name in names:
+        row = page.locator(f"#ru-table tr[data-name='{name}']")
+        await row.get_by_role("button", name="删除").click()
+        await row.get_by_role("button", name="确认删除").click()
+        await expect(page.locator("#ru-status")).to_have_text(f"已删除 {name}")
+        await expect(row).to_have_count(0)
+    assert [r.name for r in await served.app.rules.list()] == ["采购"] and (await served.app.rules.get("采购")).enabled
+    await expect(page.locator("#ru-table tr[data-name='采购'] td.state")).to_have_attribute("data-enabled", "true")

@@ -604,17 +604,18 @@ function labelCells(selector) {
 
 const RULE_FIELDS = ["name", "process_code", "on", "result", "mailbox", "template", "to"];
 
+// The rule's name goes in the body, not the path: a name may be "..", which no URL path can carry.
 function ruleActions(r, cell) {
   const status = $("#ru-status");
   const toggle = el("button", {type: "button", class: "btn", text: t(r.enabled ? "disable" : "enable"), onclick: async () => {
-    try { await api("POST", `api/rules/${encodeURIComponent(r.name)}/${r.enabled ? "disable" : "enable"}`); }
+    try { await api("POST", `api/rules/${r.enabled ? "disable" : "enable"}`, {name: r.name}); }
     catch (err) { status.textContent = `${t("error")}: ${err.message}`; }
     await loadRules();
   }});
   const askDelete = () => {
     const confirm = el("button", {type: "button", class: "btn danger", text: t("confirm_delete"), onclick: async () => {
       try {
-        await api("DELETE", `api/rules/${encodeURIComponent(r.name)}`);
+        await api("POST", "api/rules/remove", {name: r.name});
         status.textContent = t("deleted", {name: r.name});
       } catch (err) { status.textContent = `${t("error")}: ${err.message}`; }
       await loadRules();
