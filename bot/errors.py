@@ -148,6 +148,9 @@ class SmtpError(MailbotError):
     from_server: ClassVar[bool] = True
     cause_t: ClassVar[Text] = Text(zh="邮件服务器返回错误。", en="The mail server returned an error.")
     fix_t: ClassVar[Text] = Text(zh="请检查邮箱设置后重试。", en="Check the mailbox settings and try again.")
+    # The fix for a custom server, which has no guide, where `fix_t` points to one ("see the guide
+    # below"); read from the class that defines `fix_t`, so a subclass never gets its parent's.
+    fix_plain_t: ClassVar[Text | None] = None
 
     def __init__(
         self,
@@ -167,8 +170,12 @@ class SmtpError(MailbotError):
             "zh": {"provider": provider.name_zh, "secret": provider.secret_name_zh},
             "en": {"provider": provider.name_en, "secret": provider.secret_name_en},
         }
+        fix_t = self.fix_t
+        if (provider_type or "custom") not in CATALOG or provider_type in (None, "custom"):  # no guide below
+            owner = next(c for c in type(self).__mro__ if "fix_t" in c.__dict__)
+            fix_t = owner.__dict__.get("fix_plain_t") or fix_t
         cause = Text(zh=self.cause_t.zh.format(**names["zh"]), en=self.cause_t.en.format(**names["en"]))
-        fix = Text(zh=self.fix_t.zh.format(**names["zh"]), en=self.fix_t.en.format(**names["en"]))
+        fix = Text(zh=fix_t.zh.format(**names["zh"]), en=fix_t.en.format(**names["en"]))
         super().__init__(cause, fix)
 
     def message(self, lang: str) -> str:
@@ -219,6 +226,9 @@ class AuthRejected(SmtpError):
                    en="Login rejected: the account or {secret} is wrong, or {provider} wants an authorization code / app password.")
     fix_t = Text(zh="账号请填写完整邮箱地址；密码处填写{secret}（不是网页登录密码），按下方指引获取。",
                  en="Use the full e-mail address as the account and put the {secret} (not the web login password) in the password field; see the guide below.")
+    fix_plain_t = Text(zh="检查账号和{secret}；有的服务器要求账号写完整邮箱地址，或要求专用密码而非网页登录密码。",
+                       en="Check the account and the {secret}; some servers want the full e-mail address as the account, "
+                          "or an app password instead of the web login password.")
 
 
 class AppPasswordRequired(AuthRejected):
@@ -227,6 +237,8 @@ class AppPasswordRequired(AuthRejected):
                    en="{provider} requires an {secret}; the login password is not accepted.")
     fix_t = Text(zh="按下方指引生成{secret}，填到密码处。",
                  en="Create an {secret} as the guide below shows and enter it as the password.")
+    fix_plain_t = Text(zh="在邮箱的安全设置里生成专用密码，填到密码处。",
+                       en="Create an app password in the mailbox's security settings and enter it as the password.")
 
 
 class AuthOrServiceRejected(AuthRejected):
@@ -246,6 +258,8 @@ class SmtpNotEnabled(SmtpError):
                    en="SMTP is not turned on for this {provider} account, or an admin has disabled third-party clients.")
     fix_t = Text(zh="在邮箱设置中开启 SMTP 服务（企业邮箱请管理员允许客户端访问），然后重试；见下方指引。",
                  en="Turn on SMTP in the mailbox settings (for enterprise mail, ask the admin to allow client access), then retry; see the guide below.")
+    fix_plain_t = Text(zh="请服务器管理员为这个账号开启 SMTP 发信（允许客户端访问），然后重试。",
+                       en="Ask the server's admin to allow SMTP sending (client access) for this account, then retry.")
 
 
 class AccountLocked(SmtpError):
@@ -264,6 +278,9 @@ class BasicAuthDisabled(SmtpError):
                    en="{provider} has turned off password (basic) authentication; it only accepts OAuth2.")
     fix_t = Text(zh="这个邮箱需要 OAuth2 登录：用 `mailbot mailbox add … --oauth`（已有邮箱用 `mailbot mailbox reauth 名称`）或在聊天/控制台选择“用微软/谷歌账号登录”；见下方指引。",
                  en="This mailbox needs OAuth2 sign-in: use `mailbot mailbox add … --oauth` (for an existing one `mailbot mailbox reauth NAME`), or choose sign-in in chat or the console; see the guide below.")
+    fix_plain_t = Text(zh="这个邮箱需要 OAuth2 登录：把类型改为 outlook、microsoft365 或 gmail，再用 `mailbot mailbox reauth 名称` 或在聊天/控制台登录。",
+                       en="This mailbox needs OAuth2 sign-in: change its type to outlook, microsoft365 or gmail, then sign in with "
+                          "`mailbot mailbox reauth NAME` or in chat or the console.")
 
 
 class OAuthTokenRejected(AuthRejected):
@@ -275,6 +292,8 @@ class OAuthTokenRejected(AuthRejected):
     fix_t = Text(zh="确认登录的是这个邮箱本身；应用有 SMTP.Send 权限（Gmail 为 https://mail.google.com/）；Microsoft 365 还需在 Exchange 管理中心为该邮箱开启“经过身份验证的 SMTP”。见下方指引。",
                  en="Make sure you signed in as this mailbox, the app has the SMTP.Send permission (https://mail.google.com/ for "
                     "Gmail), and for Microsoft 365 that Authenticated SMTP is on for the mailbox in the Exchange admin center; see the guide below.")
+    fix_plain_t = Text(zh="确认登录的是这个邮箱本身，且应用有 SMTP 发信权限。",
+                       en="Make sure you signed in as this mailbox and the app may send over SMTP.")
 
 
 class SendingBlocked(SmtpError):
@@ -400,13 +419,22 @@ class TooLarge(MailbotError):
     code = "too_large"
 
 
-def smtp_error_from(code: str, reply: str | None, provider_type: str | None) -> SmtpError:
-    """Rebuild a classified SmtpError from what a record kept (its code and the server's reply)."""
+def _smtp_classes() -> list[type[SmtpError]]:
     classes: list[type[SmtpError]] = [SmtpError]
     for cls in classes:
         classes.extend(cls.__subclasses__())
-    found = next((cls for cls in classes if cls.code == code), SmtpError)
+    return classes
+
+
+def smtp_error_from(code: str, reply: str | None, provider_type: str | None) -> SmtpError:
+    """Rebuild a classified SmtpError from what a record kept (its code and the server's reply)."""
+    found = next((cls for cls in _smtp_classes() if cls.code == code), SmtpError)
     return found(reply, provider_type=provider_type)
+
+
+def smtp_codes() -> frozenset[str]:
+    """The codes `smtp_error_from` rebuilds as their own class."""
+    return frozenset(cls.code for cls in _smtp_classes())
 
 
 class StorageFailed(MailbotError, OSError):

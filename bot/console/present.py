@@ -9,14 +9,11 @@ readable line per field instead of raw JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from bot.audit import AuditEntry
 from bot.chat.rules import when_text
-from bot.errors import FIELD_LABELS, SmtpError, smtp_error_from
-from bot.guides import short_guide
-from bot.guides.matcher import GUIDE_TYPES
+from bot.errors import FIELD_LABELS, smtp_codes, smtp_error_from
 from bot.i18n import Text
 from bot.mailboxes.health import MailboxHealth
 from bot.mailboxes.model import UNPACED, Mailbox
@@ -49,13 +46,7 @@ _YES, _NO, _CHANGED = Text(zh="是", en="yes"), Text(zh="否", en="no"), Text(zh
 _UNPACED = Text(zh="不限速", en="no pacing")
 
 
-def _smtp_codes(cls: type[SmtpError] = SmtpError) -> Iterator[str]:
-    yield cls.code
-    for sub in cls.__subclasses__():
-        yield from _smtp_codes(sub)
-
-
-SMTP_CODES = frozenset(_smtp_codes())  # what smtp_error_from can rebuild
+SMTP_CODES = smtp_codes()  # what smtp_error_from can rebuild
 
 
 def error_text(code: str | None, stored: str | None, provider_type: str | None, lang: str) -> str | None:
@@ -83,24 +74,7 @@ def mailbox_health(health: MailboxHealth, lang: str) -> dict[str, Any]:
     """What `mailbot mailbox health --json` prints for it, plus whether its last check failed, the
     lines the chat's 邮箱状态 shows, and the `guide` its reason's fix points to ([] when none)."""
     return {**health.to_json(lang), "check_ok": health.check_ok, "lines": health.lines(lang),
-            "guide": health_guide(health, lang)}
-
-
-def guide_for(error: SmtpError, lang: str) -> list[str]:
-    """The mailbox type's short guide when the error's fix points to it ("see the guide below",
-    "见下方指引": a refused login that offers it), for a type that has one (not custom)."""
-    if error.offers_guide and error.provider_type in GUIDE_TYPES:
-        return short_guide(error.provider_type, lang)
-    return []
-
-
-def health_guide(health: MailboxHealth, lang: str) -> list[str]:
-    """The guide under an unhealthy mailbox's reason, as a failed sign-in or login test shows it: the
-    reason is a classified SMTP error rebuilt from its code (the health row keeps no more)."""
-    reason = health.reason
-    if health.state != "unhealthy" or reason is None or reason.code not in SMTP_CODES:
-        return []
-    return guide_for(smtp_error_from(reason.code, None, reason.provider_type or health.type), lang)
+            "guide": health.guide(lang)}
 
 
 def rule(r: Rule, lang: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from bot.audit import Actor
 from bot.console import present
 from bot.errors import InvalidInput, MailbotError, NotFound, SmtpError
+from bot.guides import guide_for
 from bot.i18n import Text
 from bot.mailboxes.service import SaveResult
 from bot.mailboxes.signin import SignIn, SignIns
@@ -104,5 +105,5 @@ def failure(exc: BaseException, lang: str) -> dict[str, Any]:
     """An error as the page shows it: code, message (cause and fix) and, for a refused login, the type's guide."""
     if not isinstance(exc, MailbotError):
         return {"error": "unexpected", "message": UNEXPECTED(lang), "guide": []}
-    guide = present.guide_for(exc, lang) if isinstance(exc, SmtpError) else []
+    guide = guide_for(exc, lang) if isinstance(exc, SmtpError) else []
     return {"error": exc.code, "message": exc.message(lang), "guide": guide}

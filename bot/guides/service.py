@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.errors import SmtpError
 from bot.guides import data
 from bot.guides.matcher import GUIDE_TYPES, match
 from bot.guides.model import GuideAnswer, GuideEntry, MatchResult, SmtpInfo, Unsupported
@@ -78,6 +79,14 @@ def _links(type_key: str) -> list[tuple[str, Text]]:
 
 def _numbered(lines: list[str]) -> list[str]:
     return [f"{i}. {line}" for i, line in enumerate(lines, 1)]
+
+
+def guide_for(error: SmtpError, lang: str) -> list[str]:
+    """The mailbox type's short guide when the error's fix points to it ("see the guide below",
+    "见下方指引": a refused login that offers it), for a type that has one (not custom)."""
+    if error.offers_guide and error.provider_type in GUIDE_TYPES:
+        return short_guide(error.provider_type, lang)
+    return []
 
 
 def short_guide(type_key: str, lang: str) -> list[str]:

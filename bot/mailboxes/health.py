@@ -43,7 +43,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import (MailbotError, OAuthError, QuotaReached, QuotaWarning, ReauthNeeded, SmtpError, SmtpTimeout,
-                        StorageFailed, smtp_error_from)
+                        StorageFailed, smtp_codes, smtp_error_from)
+from bot.guides import guide_for
 from bot.i18n import Text
 from bot.mailboxes.model import Mailbox
 from bot.providers import get_provider
@@ -53,6 +54,7 @@ from bot.storage import Storage
 log = logging.getLogger("mailbot.health")
 
 State = Literal["healthy", "unhealthy", "unchecked", "disabled"]
+_SMTP_CODES = smtp_codes()
 CONNECTION_STRIKES = 3  # connection-class failures in a row before a mailbox is unhealthy (and admins hear)
 WARN_AT = 0.8  # share of the daily quota at which admins get one warning
 STATE_CACHE_S = 10.0  # how long the worker trusts what it last knew of a mailbox's health row
@@ -187,7 +189,17 @@ class MailboxHealth:
             out.append(("原因：" if zh else "Reason: ") + self.reason.cause(lang))
             if self.reason.fix is not None:
                 out.append(("解决：" if zh else "Fix: ") + self.reason.fix(lang))
+            if guide := self.guide(lang):
+                out += [("指引：" if zh else "Guide:"), *(f"  {line}" for line in guide)]
         return out
+
+    def guide(self, lang: str) -> list[str]:
+        """The type's short guide when the reason's fix points to it (a refused login), else []. The
+        health row keeps the reason's code only, so the classified error is rebuilt from it."""
+        reason = self.reason
+        if self.state != "unhealthy" or reason is None or reason.code not in _SMTP_CODES:
+            return []
+        return guide_for(smtp_error_from(reason.code, None, reason.provider_type or self.type), lang)
 
 
 @dataclass

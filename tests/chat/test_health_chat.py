@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from bot.app import App
 from bot.audit import Actor
 from bot.errors import AuthRejected
+from bot.guides import short_guide
 from tests.chat.conftest import Say
 
 ADMIN = Actor(id="boss", source="test")
@@ -30,6 +31,13 @@ async def test_status_reply(app: App, say: Say, smtp_server: Any) -> None:
     text = await say("邮箱状态")
     assert "ops：异常" in text and "登录被拒绝" in text and "解决：" in text
     assert "qq：未检查" in text and "今日 0/500（估计值）" in text
+    assert "指引" not in text  # a custom server has no guide to point to
+    qq = await app.mailboxes.get("qq")
+    await app.health.failed(qq, AuthRejected("535 Login fail. Authorization code is required", provider_type="qq"),
+                            check=True)
+    text = await say("邮箱状态")
+    assert "qq：异常" in text and "按下方指引获取" in text  # the fix points to the guide, which follows it
+    assert text.count("指引：") == 1 and all(line in text for line in short_guide("qq", "zh"))
     english = await say("mailbox status")
     assert "ops: unhealthy" in english and "today 0/500 (estimate)" in english and "Fix: " in english
     refused = await say("邮箱状态", user="guest", admin=False)

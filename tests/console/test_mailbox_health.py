@@ -66,7 +66,8 @@ async def test_mailbox_list_shows_each_mailbox_health_and_quota(make_client: Mak
     assert qq_zh["checked_at"] is not None and qq_zh["check_ok"] is False and qq_zh["last_sent_at"] is None
     assert (qq_zh["sent_today"], qq_zh["quota"]) == (0, {"per_day": 500, "estimated": True, "source": "provider"})
     assert qq_zh["lines"][0].endswith("今日 0/500（估计值）") and qq_en["lines"][0].endswith("today 0/500 (estimate)")
-    assert qq_en["lines"][1:] == [f"Reason: {qq_en['reason']['message']}", f"Fix: {qq_en['reason']['fix']}"]
+    assert qq_en["lines"][1:] == [f"Reason: {qq_en['reason']['message']}", f"Fix: {qq_en['reason']['fix']}",
+                                  "Guide:", *(f"  {line}" for line in qq_en["guide"])]
 
     revoked = en["revoked"]["health"]
     assert revoked["reason"]["code"] == "auth_rejected" and revoked["reason"]["fix"]
