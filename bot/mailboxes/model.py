@@ -92,6 +92,8 @@ class MailboxSpec(BaseModel):
     def _name(cls, value: str) -> str:
         if _CONTROL.search(value):
             raise _fail("不能含换行或控制字符", "must not contain line breaks or control characters", "审批通知")
+        if not value.strip("."):  # "." and ".." are no name a console address can carry (browsers resolve them)
+            raise _fail("不能只由“.”组成", "must not be only dots", "审批通知")
         return value
 
     @field_validator("type", "host", "port", "security", mode="before")

@@ -24,6 +24,8 @@ BASE = {"name": "通知", "account": "notice@qq.com"}
         ("name", "", "审批通知"),
         ("name", "x" * 65, "审批通知"),
         ("name", "bad\nname", "审批通知"),
+        ("name", "..", "审批通知"),  # a console address cannot carry it: browsers resolve dot segments
+        ("name", ".", "审批通知"),
         ("type", "yahoo", "qq"),
         ("account", "not-an-address", "notice@example.com"),
         ("account", "someone@dingtalk.com", "notice@yourcompany.com"),
@@ -100,3 +102,7 @@ def test_secret_rules() -> None:
         check_secret(SecretStr("   "), "qq")
     assert "授权码" in info.value.message("zh")
     assert check_secret(SecretStr("abcd efgh ijkl mnop"), "gmail").get_secret_value() == "abcdefghijklmnop"
+
+
+def test_a_name_with_dots_and_slashes_is_still_a_name() -> None:
+    assert parse_spec({**BASE, "name": "审批/采购.v2"}).name == "审批/采购.v2"
