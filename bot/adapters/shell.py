@@ -34,7 +34,8 @@ async def _in_thread(read: Callable[[], str]) -> str:
         try:
             result = read()
         except BaseException as exc:  # EOF/KeyboardInterrupt in the thread end the session
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(EOFError(str(exc))))
+            ended = EOFError(str(exc))  # `exc` is unbound once this block ends, before the callback runs
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_exception(ended))
             return
         loop.call_soon_threadsafe(lambda: future.done() or future.set_result(result))
 

@@ -61,7 +61,7 @@ INTENTS: tuple[Intent, ...] = (
     _intent("new", rf"^(?:新建|新增|添加|创建|注册|增加)(?:一个)?{_MB}(?P<rest>.*)$",
             rf"^(?:new|add|create|register)\s*(?:a\s+|new\s+)?{_MB}\b(?P<rest>.*)$"),
     _intent("list", rf"^(?:{_MB}列表|列出{_MB}|查看{_MB}列表|所有{_MB}|查看所有{_MB}|{_MB}清单)$",
-            rf"^(?:list|show|ls)\s*(?:all\s+)?(?:the\s+)?(?:mailboxes|mailbox list|mailbox)$", r"^(?:mailboxes|mailbox list)$"),
+            r"^(?:list|show|ls)\s*(?:all\s+)?(?:the\s+)?(?:mailboxes|mailbox list|mailbox)$", r"^(?:mailboxes|mailbox list)$"),
     _intent("status", rf"^(?:{_MB}(?:状态|健康|健康状态)|查看{_MB}状态|所有{_MB}状态)$",
             rf"^(?:{_MB}|mailboxes)\s*(?:status|health)$", r"^(?:status|health)\s+(?:of\s+)?(?:the\s+)?mailboxes$"),
     _intent("show", rf"^(?:查看|显示|详情|查询){_MB}{_N}$", rf"^{_MB}详情{_N}$",

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import SecretStr
 
 from bot.audit import Actor
 from bot.errors import MailbotError, SignInEnded

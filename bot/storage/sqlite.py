@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot.errors import StorageFailed
 from bot.storage.base import Document, Page, Queue, Step, Storage, StoreHealth, Table

@@ -16,8 +16,9 @@ from bot.app import App, open_app
 from bot.chat.messages import IncomingMessage, Reply
 from bot.chat.router import Router
 from bot.config import Settings
-from bot.emulator import DingTalkEmulator
+from bot.emulator import DingTalkEmulator, OAuthEmulator
 from tests.support.dns import DnsServer
+from tests.support.smtpd import SmtpServer
 
 SECRET = "s3cret-Passw0rd-xyz"
 
@@ -119,3 +120,17 @@ async def live(emu: DingTalkEmulator, data_dir: Path) -> AsyncIterator[DingTalkA
         await emu.wait_connected(1)
         yield adapter
         await adapter.stop()
+
+
+@pytest.fixture
+async def oauth() -> AsyncIterator[OAuthEmulator]:
+    """The OAuth emulator as Microsoft and Google (device codes polled every second)."""
+    async with OAuthEmulator(interval=1) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def xoauth_server(smtp_server: Callable[..., SmtpServer], oauth: OAuthEmulator) -> SmtpServer:
+    """Like smtp.office365.com today: passwords refused, XOAUTH2 with the emulator's tokens accepted."""
+    return smtp_server(security="starttls", password_auth=False,
+                       xoauth2=lambda user, token: oauth.account_for(token) == user)

@@ -34,12 +34,6 @@ def dns() -> Iterator[DnsServer]:
 
 
 @pytest.fixture
-async def oauth() -> AsyncIterator[OAuthEmulator]:
-    async with OAuthEmulator(interval=1) as emulator:
-        yield emulator
-
-
-@pytest.fixture
 async def bot(emu: DingTalkEmulator, oauth: OAuthEmulator, dns: DnsServer, data_dir: Path) -> AsyncIterator[Bot]:
     settings = stream_settings(data_dir, emu, card_template_mailbox_form=FORM_ID, dns_server=dns.address,
                                **oauth_settings(oauth))

@@ -7,9 +7,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -63,16 +62,8 @@ class Bot:
 
 
 @pytest.fixture
-async def oauth() -> AsyncIterator[OAuthEmulator]:
-    async with OAuthEmulator(interval=1) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def server(smtp_server: Callable[..., SmtpServer], oauth: OAuthEmulator) -> SmtpServer:
-    """Like smtp.office365.com today: passwords refused, XOAUTH2 with the emulator's tokens accepted."""
-    return smtp_server(security="starttls", password_auth=False,
-                       xoauth2=lambda user, token: oauth.account_for(token) == user)
+def server(xoauth_server: SmtpServer) -> SmtpServer:
+    return xoauth_server
 
 
 @pytest.fixture

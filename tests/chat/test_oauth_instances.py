@@ -9,7 +9,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -49,15 +49,8 @@ class Pair:
 
 
 @pytest.fixture
-async def oauth() -> AsyncIterator[OAuthEmulator]:
-    async with OAuthEmulator(interval=1) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def server(smtp_server: Callable[..., SmtpServer], oauth: OAuthEmulator) -> SmtpServer:
-    return smtp_server(security="starttls", password_auth=False,
-                       xoauth2=lambda user, token: oauth.account_for(token) == user)
+def server(xoauth_server: SmtpServer) -> SmtpServer:
+    return xoauth_server
 
 
 @pytest.fixture

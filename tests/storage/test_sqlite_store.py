@@ -17,7 +17,7 @@ import bot.storage.base as storage_base
 from bot.errors import MailbotError, StorageFailed
 from bot.storage import SqliteStorage, Table
 from bot.storage.sqlite import BUSY_TIMEOUT_S
-from tests.storage.faults import cap, fill, on_connection, pragma, uncap
+from tests.storage.faults import cap, fill, on_connection, uncap
 
 PAD = "x" * 1000  # ~four rows a page: fifty of them need about a dozen new pages
 
