@@ -75,11 +75,20 @@ def _zone(name: str) -> Any:
         return _SHANGHAI if name == "Asia/Shanghai" else UTC
 
 
+_days: dict[str, tuple[float, float, str]] = {}  # type -> (day's start, next day's start, day): once a day
+
+
 def provider_day(mailbox_type: str, at: float) -> tuple[str, float]:
-    """The provider's day at epoch `at` ("2025-03-01") and when its next day starts (epoch)."""
+    """The provider's day at epoch `at` ("2025-03-01") and when its next day starts (epoch). The
+    worker asks once per mail sent: the day is worked out once per type and day."""
+    known = _days.get(mailbox_type)
+    if known is not None and known[0] <= at < known[1]:
+        return known[2], known[1]
     tz = _zone(get_provider(mailbox_type).rate_limit.day_tz)
     today = datetime.fromtimestamp(at, tz).date()
-    return today.isoformat(), _midnight(today + timedelta(days=1), tz)
+    start, end = _midnight(today, tz), _midnight(today + timedelta(days=1), tz)
+    _days[mailbox_type] = (start, end, today.isoformat())
+    return today.isoformat(), end
 
 
 def _midnight(day: date, tz: Any) -> float:
