@@ -24,11 +24,11 @@ from typing import Any
 
 
 from bot.audit import Actor
-from bot.errors import MailbotError, SignInEnded
+from bot.errors import MailbotError, SignInEnded, StorageFailed
 from bot.i18n import Text
 from bot.mailboxes.model import oauth_route_of
 from bot.mailboxes.service import MailboxService, SaveResult
-from bot.oauth import CodeGrant, DeviceGrant, parse_redirect
+from bot.oauth import CodeGrant, DeviceGrant, TokenSet, parse_redirect
 from bot.providers import OAuthRoute
 from bot.secrets import SecretBox
 from bot.storage import Storage
@@ -172,14 +172,15 @@ class SignIns:
             await self._table.delete(signin_id)
 
     async def _take(self, signin_id: str) -> None:
-        """Take the sign-in out of the store, so this caller alone finishes it; NotFound when it ended
+        """Take the sign-in out of the store, so this caller alone finishes it; SignInEnded when it ended
         (finished or cancelled here or on another instance, or expired)."""
         doc = await self._table.get(signin_id)
         if self._load(signin_id, doc) is None or not await self._table.put_if(signin_id, None, doc):
             raise _ended()
 
-    async def _poll(self, signin: SignIn) -> Any:
-        """The device grant's tokens; NotFound as soon as the sign-in is gone from the store."""
+    async def _poll(self, signin: SignIn) -> TokenSet:
+        """The device grant's tokens; SignInEnded as soon as the sign-in is gone from the store. A
+        store that fails for a moment does not end it (the admin may be signing in right now)."""
         client = self.mailboxes.oauth
         assert client is not None and signin.device is not None
         poll = asyncio.ensure_future(client.poll_device(signin.route, signin.device))
@@ -188,10 +189,14 @@ class SignIns:
                 done, _ = await asyncio.wait([poll], timeout=WATCH_S)
                 if done:
                     return poll.result()
-                doc = await self._table.get(signin.id)
+                try:
+                    doc = await self._table.get(signin.id)
+                    if doc is not None:
+                        await self._table.put_if(signin.id, {**doc, "polled_at": time.time()}, doc)  # still polled
+                except StorageFailed:
+                    continue
                 if doc is None:
                     raise _ended()
-                await self._table.put_if(signin.id, {**doc, "polled_at": time.time()}, doc)  # still polled
         finally:
             if not poll.done():
                 poll.cancel()
@@ -199,7 +204,7 @@ class SignIns:
 
     async def finish(self, signin: SignIn, actor: Actor, pasted: str | None = None) -> SaveResult:
         """Device flow: wait until the admin signed in (cancel the task to stop; a cancel on any
-        instance stops it too, with NotFound). Code flow: the pasted redirect address or code. Then
+        instance stops it too, with SignInEnded). Code flow: the pasted redirect address or code. Then
         the XOAUTH2 login check, then save. The sign-in is over either way, except when a pasted
         address was unreadable (the admin may paste again)."""
         client = self.mailboxes.oauth

@@ -17,12 +17,14 @@ import pytest
 
 from bot.adapters.dingtalk import DingTalkAdapter
 from bot.app import App, open_app
+from bot.audit import Actor
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
-from bot.mailboxes.signin import STALE_S
+from bot.mailboxes.signin import STALE_S, WATCH_S
 from tests.chat.conftest import stream_settings
 from tests.chat.test_oauth_chat import GMAIL, OUTLOOK, new_mailbox
 from tests.oauth.conftest import oauth_settings
+from tests.storage.faults import allow_writes, deny_writes
 from tests.support.smtpd import SmtpServer
 
 
@@ -173,3 +175,22 @@ async def test_a_device_sign_in_whose_run_was_killed_reads_as_ended(
     finally:
         second.kill()
         await second.wait()
+
+
+async def test_a_device_sign_in_outlasts_a_store_that_fails_while_the_admin_signs_in(
+        pair: Pair, oauth: OAuthEmulator, server: SmtpServer) -> None:
+    """The polling instance says every WATCH_S that it still polls; a store refusing that write for a
+    while (a full disk, a restarting database) must not end a sign-in the admin is completing."""
+    app = pair.apps[0]
+    signin = await app.signins.begin({"name": "hotmail", "type": "outlook", "account": OUTLOOK, "host": "127.0.0.1",
+                                      "port": server.port, "security": "starttls"})
+    code = await oauth.wait_device_code()
+    finishing = asyncio.create_task(app.signins.finish(signin, Actor(id="admin", source="test")))
+    table = app.storage.table("oauth_signins", indexed=("state",))
+    await deny_writes(table)
+    await asyncio.sleep(WATCH_S * 2 + 0.5)  # heartbeats refused meanwhile
+    assert not finishing.done()
+    await allow_writes(table)
+    oauth.approve(code, OUTLOOK)
+    result = await asyncio.wait_for(finishing, 15)
+    assert (result.mailbox.name, result.mailbox.auth) == ("hotmail", "oauth2")
