@@ -20,7 +20,7 @@ from bot.mailboxes import Mailbox
 from bot.mailboxes.service import SaveResult
 from bot.mailboxes.signin import SignIn
 from bot.mailboxes.health import quota_of
-from bot.mailboxes.model import UNPACED
+from bot.mailboxes.model import UNPACED, quota_from
 from bot.providers import PROVIDER_TYPES
 
 
@@ -368,12 +368,9 @@ async def _health(args: argparse.Namespace) -> int:
 
 async def _quota(args: argparse.Namespace) -> int:
     lang = _lang(args)
-    word = args.per_day.strip().lower()
-    if word != "default" and not (word.isdigit() and int(word) >= 1):
-        return fail("PER_DAY must be a positive whole number (at least 1) or 'default'." if lang == "en"
-                    else "PER_DAY 须为正整数（至少 1）或 default。", 2)
+    per_day = quota_from(args.per_day)  # InvalidInput (exit 2) before the store is opened
     async with open_app(load_settings()) as app:
-        mailbox = await app.mailboxes.set_quota(args.target, None if word == "default" else int(word), cli_actor())
+        mailbox = await app.mailboxes.set_quota(args.target, per_day, cli_actor())
     quota = quota_of(mailbox)
     if quota is None:
         print(f"“{mailbox.name}”每日发信不限量。" if lang == "zh" else f"'{mailbox.name}' has no daily quota.")

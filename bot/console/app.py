@@ -8,7 +8,6 @@ console answers under /console and `/` redirects there, so it shares a server wi
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -27,6 +26,7 @@ from bot.console.outbox import snapshot, stream
 from bot.console.signin import ConsoleSignIns, failure
 from bot.errors import Conflict, FieldError, InvalidInput, MailbotError, NotFound, SmtpError, TooLarge
 from bot.i18n import Text
+from bot.mailboxes.model import quota_from
 from bot.relay.service import RelayService
 
 PREFIX = "/console"
@@ -58,10 +58,8 @@ CALLBACK_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8
 <p><a class="btn primary" href="{prefix}/#mailboxes">{back}</a></p></main></body></html>"""
 MAILBOX_FIELDS = ("name", "account", "type", "host", "port", "security")  # what the add form sends
 RULE_FIELDS = ("name", "process_code", "on", "result", "mailbox", "template", "to")  # RuleService.add's data
-QUOTA_FIELD = "quota_per_day"  # the body's key, the mailbox's field and the service's FieldError
-NOT_A_QUOTA = Text(zh="须为每天的封数（整数），或 default 表示恢复服务商的默认值",
-                   en="must be a number of mails a day (a whole number), or default for the provider's")
 RULE_NAME = Text(zh="必填，规则的名称", en="required, the rule's name")
+QUOTA_MISSING = Text(zh="必填：每天的封数，或 default", en="required: mails a day, or default")
 SIGNIN_ENDED = Text(zh="这次登录已结束或已过期。请在控制台重新开始登录。",
                     en="This sign-in has ended or expired. Start the sign-in again in the console.")
 
@@ -148,22 +146,6 @@ def _rule_name(body: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidInput([FieldError(field="name", problem=RULE_NAME, example="报销通过")])
     return name
-
-
-def _quota_value(body: dict[str, Any]) -> int | None:
-    """`quota_per_day` as `set_quota` takes it: a whole number (a JSON number or digits, as a form
-    sends them), or null / "default" for the provider's. The range is the service's to check."""
-    if QUOTA_FIELD in body:
-        raw = body[QUOTA_FIELD]
-        if raw is None or (isinstance(raw, str) and raw.strip().lower() == "default"):
-            return None
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and (number := re.fullmatch(r"\s*([+-]?)([0-9]+)\s*", raw)):
-            sign, digits = number.groups()
-            value = int(digits) if len(digits) <= 18 else 10**18  # far out of range either way
-            return -value if sign == "-" else value
-    raise InvalidInput([FieldError(field=QUOTA_FIELD, problem=NOT_A_QUOTA, example="500")])
 
 
 class Console:
@@ -260,7 +242,10 @@ class Console:
         """{"quota_per_day": N | null | "default"}: the daily quota, as `mailbot mailbox quota NAME N|default`
         sets it; a 422 under `quota_per_day` when it is no number or out of the service's range."""
         app, lang = self.services.app, _lang(request)
-        value = _quota_value(await _json_body(request))
+        body = await _json_body(request)
+        if "quota_per_day" not in body:
+            raise InvalidInput([FieldError(field="quota_per_day", problem=QUOTA_MISSING, example="500")])
+        value = quota_from(body["quota_per_day"])
         mailbox = await app.mailboxes.set_quota(request.match_info["name"], value, ACTOR)
         [health] = await app.health.status([mailbox])
         return web.json_response({"ok": True, "mailbox": present.mailbox(mailbox, lang, health)})

@@ -233,6 +233,24 @@ def oauth_route_of(type_key: str) -> OAuthRoute:
 
 
 UNPACED = "none"  # a mailbox's explicit "no pacing" (`mailbot mailbox rate NAME none`)
+_WHOLE = re.compile(r"\s*([+-]?)([0-9]+)\s*")
+
+
+def quota_from(raw: object) -> int | None:
+    """A daily quota as the CLI and the console take it: a whole number (or its digits), or null /
+    "default" for the provider's. InvalidInput under `quota_per_day` for anything else; the range is
+    `MailboxService.set_quota`'s to check."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() == "default"):
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and (number := _WHOLE.fullmatch(raw)):
+        sign, digits = number.groups()
+        value = int(digits) if len(digits) <= 18 else 10**18  # out of range either way, and no huge int() of it
+        return -value if sign == "-" else value
+    raise InvalidInput([FieldError(field="quota_per_day", example="500", problem=Text(
+        zh="须为每天的封数（整数），或 default 表示恢复服务商的默认值",
+        en="must be a number of mails a day (a whole number), or default for the provider's"))])
 
 
 class LastCheck(BaseModel):

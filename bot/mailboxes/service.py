@@ -88,6 +88,13 @@ def _changed(name: str) -> Conflict:
     )
 
 
+def _server(at: Resolved | Mailbox, account: str, secret: SecretStr, auth: Literal["password", "oauth2"] = "password"
+            ) -> ServerSettings:
+    """The SMTP layer's login settings for a mailbox's server (resolved from a form, or stored)."""
+    return ServerSettings(host=at.host, port=at.port, security=at.security, account=account, secret=secret,
+                          provider_type=at.type, auth=auth)
+
+
 class MailboxService:
     def __init__(self, storage: Storage, box: SecretBox, *, smtp_timeout: float = 15.0,
                  oauth: OAuthClient | None = None, detector: Detector | None = None) -> None:
@@ -148,8 +155,7 @@ class MailboxService:
                 raise self._reauth_error(mailbox.model_copy(update={"auth_reason": exc.detail})) from None
         else:
             secret = self._box.decrypt(mailbox.secret_token)
-        return ServerSettings(host=mailbox.host, port=mailbox.port, security=mailbox.security,
-                              account=mailbox.account, secret=secret, provider_type=mailbox.type, auth=mailbox.auth)
+        return _server(mailbox, mailbox.account, secret, mailbox.auth)
 
     def forget_token(self, name: str) -> None:
         """The server refused the mailbox's access token: the next login refreshes it."""
@@ -257,9 +263,7 @@ class MailboxService:
         spec, resolved = await self.check_oauth_name(data)
         if tokens.refresh_token is None:
             raise self._no_refresh_token()
-        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
-                                account=spec.account, secret=tokens.access_token, provider_type=resolved.type,
-                                auth="oauth2")
+        server = _server(resolved, spec.account, tokens.access_token, "oauth2")
         await self.verify(server, actor, spec.name)
         async with self._lock:
             await self._check_name_free(spec.name)
@@ -286,9 +290,7 @@ class MailboxService:
         oauth_route_of(current.type)
         if tokens.refresh_token is None:
             raise self._no_refresh_token()
-        server = ServerSettings(host=current.host, port=current.port, security=current.security,
-                                account=current.account, secret=tokens.access_token, provider_type=current.type,
-                                auth="oauth2")
+        server = _server(current, current.account, tokens.access_token, "oauth2")
         await self.verify(server, actor, current.name)
         async with self._lock:
             for _ in range(5):
@@ -331,8 +333,7 @@ class MailboxService:
                   verify: bool = True) -> SaveResult:
         spec, resolved, checked = self.validate(data, secret)
         await self._check_name_free(spec.name)
-        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
-                                account=spec.account, secret=checked, provider_type=resolved.type)
+        server = _server(resolved, spec.account, checked)
         if verify:
             await self.verify(server, actor, spec.name)
         async with self._lock:
@@ -379,9 +380,7 @@ class MailboxService:
         else:
             spec, resolved, checked = self.validate(data, self._box.decrypt(current.secret_token) if keep_secret else secret)
         await self._check_name_free(spec.name, keep=current.name)
-        server = ServerSettings(host=resolved.host, port=resolved.port, security=resolved.security,
-                                account=spec.account, secret=checked, provider_type=resolved.type,
-                                auth="oauth2" if oauth else "password")
+        server = _server(resolved, spec.account, checked, "oauth2" if oauth else "password")
         if verify:
             await self.verify(server, actor, current.name)
         async with self._lock:

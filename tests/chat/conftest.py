@@ -6,6 +6,7 @@ detection never asks the network; tests that detect a type give `dns_server=` a 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,21 @@ def xoauth_server(smtp_server: Callable[..., SmtpServer], oauth: OAuthEmulator) 
     """Like smtp.office365.com today: passwords refused, XOAUTH2 with the emulator's tokens accepted."""
     return smtp_server(security="starttls", password_auth=False,
                        xoauth2=lambda user, token: oauth.account_for(token) == user)
+
+
+@asynccontextmanager
+async def wired(settings: Settings, emu: DingTalkEmulator,
+                connections: int = 1) -> AsyncIterator[tuple[App, Router, DingTalkAdapter]]:
+    """An App with its Router and real SDK adapter on the emulator, wired as `mailbot run` wires them
+    (proactive sends included); `connections`: how many Stream connections exist once this one is up."""
+    async with open_app(settings) as app:
+        router = Router(app)
+        adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
+        router.pushes["dingtalk"] = adapter.send_private
+        await adapter.start()
+        try:
+            await emu.wait_connected(connections)
+            yield app, router, adapter
+        finally:
+            await router.close()
+            await adapter.stop()

@@ -12,11 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.dingtalk import DingTalkAdapter
-from bot.app import open_app
-from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
-from tests.chat.conftest import SECRET, Say, stream_settings
+from tests.chat.conftest import SECRET, Say, stream_settings, wired
 from tests.chat.test_cards_flow import callback, created, submit_content
 from tests.chat.test_oauth_chat import FORM_ID, Bot
 from tests.oauth.conftest import oauth_settings
@@ -37,15 +34,8 @@ def dns() -> Iterator[DnsServer]:
 async def bot(emu: DingTalkEmulator, oauth: OAuthEmulator, dns: DnsServer, data_dir: Path) -> AsyncIterator[Bot]:
     settings = stream_settings(data_dir, emu, card_template_mailbox_form=FORM_ID, dns_server=dns.address,
                                **oauth_settings(oauth))
-    async with open_app(settings) as app:
-        router = Router(app)
-        adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
-        router.pushes["dingtalk"] = adapter.send_private
-        await adapter.start()
-        await emu.wait_connected(1)
+    async with wired(settings, emu) as (app, router, adapter):
         yield Bot(emu, adapter, router, app)
-        await router.close()
-        await adapter.stop()
     assert emu.card_errors == []
 
 

@@ -16,7 +16,7 @@ from bot.adapters.dingtalk import DingTalkAdapter
 from bot.app import App, open_app
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
-from tests.chat.conftest import stream_settings
+from tests.chat.conftest import stream_settings, wired
 from tests.oauth.conftest import oauth_settings, token_strings
 from tests.support.smtpd import SmtpServer
 
@@ -69,15 +69,8 @@ def server(xoauth_server: SmtpServer) -> SmtpServer:
 @pytest.fixture
 async def bot(emu: DingTalkEmulator, oauth: OAuthEmulator, data_dir: Path) -> AsyncIterator[Bot]:
     settings = stream_settings(data_dir, emu, card_template_mailbox_form=FORM_ID, **oauth_settings(oauth))
-    async with open_app(settings) as app:
-        router = Router(app)
-        adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
-        router.pushes["dingtalk"] = adapter.send_private  # as bot.cli.run wires it
-        await adapter.start()
-        await emu.wait_connected(1)
+    async with wired(settings, emu) as (app, router, adapter):
         yield Bot(emu, adapter, router, app)
-        await router.close()
-        await adapter.stop()
     assert emu.card_errors == []
 
 

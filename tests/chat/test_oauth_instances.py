@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.dingtalk import DingTalkAdapter
-from bot.app import App, open_app
+from bot.app import App
 from bot.audit import Actor
 from bot.chat.router import Router
 from bot.emulator import DingTalkEmulator, OAuthEmulator
 from bot.mailboxes.signin import STALE_S, WATCH_S
-from tests.chat.conftest import stream_settings
+from tests.chat.conftest import stream_settings, wired
 from tests.chat.test_oauth_chat import GMAIL, OUTLOOK, new_mailbox
 from tests.oauth.conftest import oauth_settings
 from tests.storage.faults import allow_writes, deny_writes
@@ -60,14 +60,8 @@ async def pair(emu: DingTalkEmulator, oauth: OAuthEmulator, data_dir: Path) -> A
     async with AsyncExitStack() as stack:
         apps, routers, adapters = [], [], []
         for i in range(2):
-            app = await stack.enter_async_context(open_app(stream_settings(data_dir, emu, **oauth_settings(oauth))))
-            router = Router(app)
-            adapter = DingTalkAdapter(app.settings, router.handle, router.cards.handle)
-            router.pushes["dingtalk"] = adapter.send_private  # as bot.cli.run wires it
-            await adapter.start()
-            stack.push_async_callback(adapter.stop)
-            stack.push_async_callback(router.close)
-            await emu.wait_connected(i + 1)
+            app, router, adapter = await stack.enter_async_context(
+                wired(stream_settings(data_dir, emu, **oauth_settings(oauth)), emu, connections=i + 1))
             apps.append(app)
             routers.append(router)
             adapters.append(adapter)

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from bot.app import App, open_app
 from bot.emulator import OAuthEmulator
-from tests.console.conftest import Client, console_root, console_settings, csrf_headers, origin
+from tests.console.conftest import Client, console_settings, csrf_headers, origin
 from tests.oauth.conftest import oauth_settings, token_strings
 from tests.support.smtpd import SmtpServer
 
@@ -30,21 +29,6 @@ async def emu() -> AsyncIterator[OAuthEmulator]:
 async def app(tmp_path: Path, emu: OAuthEmulator) -> AsyncIterator[App]:
     async with open_app(console_settings(tmp_path / "data", **oauth_settings(emu))) as opened:
         yield opened
-
-
-@pytest.fixture
-async def make_client(app: App) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
-    clients: list[Client] = []
-
-    async def make(**opts: Any) -> Client:
-        client = TestClient(TestServer(console_root(app, **opts), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 def gmail_fields(smtp: SmtpServer) -> dict[str, Any]:

@@ -256,6 +256,8 @@ def test_cli_health_json_and_quota(tmp_path: Path, smtp_server: Any) -> None:
                 "--port", str(server.port), "--security", "none", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
     assert cli("mailbox", "quota", "ops", "0").returncode == 2
+    lots = cli("mailbox", "quota", "ops", "lots", "--lang", "en")
+    assert lots.returncode == 2 and "quota_per_day" in lots.stderr and "whole number" in lots.stderr
     done = cli("mailbox", "quota", "ops", "300", "--lang", "en")
     assert done.returncode == 0 and "300" in done.stdout, done.stderr
     out = cli("mailbox", "health", "--json")
